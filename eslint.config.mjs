@@ -1,0 +1,18 @@
+// Lint config: typescript-eslint's recommended rules, type-aware where it catches real bugs
+// (floating promises in the worker and the store lose errors silently).
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'webview-ui/dist/**', 'data/**'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { project: './tsconfig.json' } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-shadow-restricted-names': 'error',
+      eqeqeq: ['error', 'smart'],
+    },
+  },
+);

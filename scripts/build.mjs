@@ -1,0 +1,35 @@
+// Bundles every entry point with esbuild. Native and wasm pieces stay outside the bundle:
+// sqlite3 is an N-API addon loaded from node_modules, tfjs-node(-gpu) are optional and loaded at run
+// time by the worker, and the tfjs wasm binaries are copied next to the bundles (see engine/backend.ts).
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+mkdirSync(dist, { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: ['vscode', 'sqlite3', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+};
+
+await esbuild.build({
+  ...common,
+  entryPoints: {
+    cli: join(root, 'src/cli.ts'),
+    worker: join(root, 'src/engine/worker.ts'),
+    bench: join(root, 'src/bench.ts'),
+  },
+  outdir: dist,
+  banner: { js: '#!/usr/bin/env node' },
+});
+
+const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
+for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(dist, f));

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { augmentProblems, augmentSpec, type AugmentParams } from './augment-spec';
+import { METHOD_IDS, METHOD_INFO } from './methods';
+import { defaultsOf, deepMerge, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
+
+export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKENDS)[number];
+export const ENCODER_PRESETS = ['tiny', 'small', 'medium', 'resnet18-cifar'] as const;
+export type EncoderPreset = (typeof ENCODER_PRESETS)[number];
+
+/** A fully resolved run configuration: every default filled in. This is what a run records. */
+export interface RunConfig {
+  name: string;
+  method: string;
+  dataset: string;
+  epochs: number;
+  batchSize: number;
+  seed: number;
+  backend: BackendChoice;
+  /** Use only the first N training images (after the seeded shuffle); 0 = all. */
+  trainLimit: number;
+  encoder: { preset: EncoderPreset };
+  projector: { hidden: number; out: number };
+  optimizer: { name: 'sgd' | 'adam' | 'lars'; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; schedule: 'cosine' | 'constant' };
+  augment: { view1: AugmentParams; view2: AugmentParams };
+  params: Record<string, number | string | boolean>;
+  eval: { knnEvery: number; knnK: number; knnTemperature: number; linearProbe: boolean; embeddingsEvery: number; embeddingSamples: number };
+  checkpointEvery: number;
+}
+
+const dataSetHint = 'must be `builtin`, `fashion-mnist:DIR` or `mnist:DIR`';
+
+/** The shared sections of the config. `params` and `augment` depend on the method and are added per method. */
+const BASE_FIELDS: ObjectSpec['fields'] = {
+  name: { kind: 'string', description: 'A name for the run, shown in the Runs view. Defaults to "<method> on <dataset>".' },
+  method: { kind: 'enum', description: 'Self-supervised method.', values: METHOD_IDS, valueDescriptions: METHOD_IDS.map((m) => `${METHOD_INFO[m].label}: ${METHOD_INFO[m].summary}`) },
+  dataset: {
+    kind: 'string',
+    description: 'Dataset: `builtin` (the Fashion-MNIST subset shipped with Contrastive Lab), `fashion-mnist:DIR` or `mnist:DIR` (a folder of IDX files).',
+    default: 'builtin',
+    pattern: '^(builtin|(fashion-mnist|mnist):.+)$',
+    patternHint: dataSetHint,
+  },
+  epochs: { kind: 'integer', description: 'Passes over the training set.', default: 10, min: 1, max: 100000 },
+  batchSize: { kind: 'integer', description: 'Images per step (each gives two views).', default: 256, min: 2, max: 65536 },
+  seed: { kind: 'integer', description: 'Seed for shuffling, augmentation and initialisation.', default: 0, min: 0, max: 2 ** 31 - 1 },
+  backend: {
+    kind: 'enum',
+    description: 'TensorFlow.js backend. `auto` picks tfjs-node-gpu, then tfjs-node, then wasm, then cpu.',
+    values: BACKENDS,
+    default: 'auto',
+  },
+  trainLimit: { kind: 'integer', description: 'Train on the first N images of the shuffled training set only (0 = all).', default: 0, min: 0 },
+  encoder: {
+    kind: 'object',
+    description: 'Encoder network.',
+    fields: {
+      preset: {
+        kind: 'enum',
+        description: 'Encoder size preset.',
+        values: ENCODER_PRESETS,
+        valueDescriptions: [
+          'conv 16/1, 32/2, 64/2 + BN + ReLU, global average pool (64-d)',
+          'conv 32/1, 64/2, 128/2 + BN + ReLU, global average pool (128-d); the benchmark architecture',
+          'conv 32/1, 64/1, 128/2, 256/2 + BN + ReLU, global average pool (256-d)',
+          'ResNet-18 with the CIFAR stem (3×3 conv, no max-pool), 512-d; for GPU users',
+        ],
+        default: 'small',
+      },
+    },
+  },
+  projector: {
+    kind: 'object',
+    description: 'MLP projection head: Linear → BN → ReLU → Linear.',
+    fields: {
+      hidden: { kind: 'integer', description: 'Hidden width.', default: 256, min: 1, max: 16384 },
+      out: { kind: 'integer', description: 'Output (projection) dimension.', default: 128, min: 1, max: 16384 },
+    },
+  },
+  optimizer: {
+    kind: 'object',
+    description: 'Optimizer and learning-rate schedule (linear warmup, then cosine decay or constant).',
+    fields: {
+      name: { kind: 'enum', description: 'Optimizer.', values: ['sgd', 'adam', 'lars'], default: 'adam' },
+      lr: { kind: 'number', description: 'Peak learning rate.', default: 0.001, gt: 0, max: 100 },
+      momentum: { kind: 'number', description: 'Momentum (SGD, LARS).', default: 0.9, min: 0, max: 0.9999 },
+      weightDecay: { kind: 'number', description: 'Weight decay (decoupled for Adam).', default: 1e-6, min: 0, max: 1 },
+      warmupEpochs: { kind: 'number', description: 'Linear warmup length in epochs.', default: 0, min: 0 },
+      schedule: { kind: 'enum', description: 'Learning-rate schedule after warmup.', values: ['cosine', 'constant'], default: 'cosine' },
+    },
+  },
+  eval: {
+    kind: 'object',
+    description: 'Evaluation protocols recorded with the run.',
+    fields: {
+      knnEvery: { kind: 'integer', description: 'Run the kNN monitor every N epochs (0 = only at the end).', default: 1, min: 0 },
+      knnK: { kind: 'integer', description: 'kNN monitor: neighbours (cosine similarity).', default: 200, min: 1, max: 10000 },
+      knnTemperature: { kind: 'number', description: 'kNN monitor: temperature of the weighted vote.', default: 0.1, gt: 0, max: 10 },
+      linearProbe: { kind: 'boolean', description: 'Train a linear classifier on frozen encoder features at the end.', default: true },
+      embeddingsEvery: { kind: 'integer', description: 'Save test-set embeddings every N epochs (0 = only at the end).', default: 0, min: 0 },
+      embeddingSamples: { kind: 'integer', description: 'How many test images to save embeddings for.', default: 10000, min: 1, max: 100000 },
+    },
+  },
+  checkpointEvery: { kind: 'integer', description: 'Save a checkpoint every N epochs (0 = only at the end).', default: 0, min: 0 },
+};
+
+/** The full spec for one method: shared fields + that method's `params` and `augment` defaults. */
+export function configSpecFor(method: string): ObjectSpec {
+  const info = METHOD_INFO[method];
+  const fields: ObjectSpec['fields'] = { ...BASE_FIELDS };
+  if (info) {
+    fields.params = info.params;
+    fields.augment = {
+      kind: 'object',
+      description: 'Augmentation pipeline per view.',
+      fields: { view1: augmentSpec('First view.', info.views[0]), view2: augmentSpec('Second view.', info.views[1]) },
+    };
+  }
+  return { kind: 'object', description: 'Contrastive Lab run configuration.', fields, required: ['method'] };
+}
+
+export interface Resolved {
+  config?: RunConfig;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Validates a user's (partial) config and fills in every default: the method's paper defaults first,
+ * then the user's values. Returns one problem per wrong or unknown key, and no config if there are any.
+ */
+export function resolveConfig(raw: unknown): Resolved {
+  const problems: ConfigProblem[] = [];
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problems: [{ path: '(config)', message: 'must be a JSON object' }] };
+  // `$schema` points the editor at our JSON schema; it is not part of the run.
+  const { $schema: _schema, ...userConfig } = raw as Record<string, unknown>;
+  raw = userConfig;
+  const method = (raw as { method?: unknown }).method;
+  if (typeof method !== 'string' || !METHOD_INFO[method]) {
+    problems.push({ path: 'method', message: method === undefined ? `is required (one of ${METHOD_IDS.join(', ')})` : `must be one of ${METHOD_IDS.join(', ')}; got ${JSON.stringify(method)}` });
+    // Still check the shared keys so the user sees every problem at once.
+    const shared: ConfigProblem[] = [];
+    const rest = { ...(raw as Record<string, unknown>) };
+    delete rest.method;
+    delete rest.params;
+    delete rest.augment;
+    validateAgainst({ ...configSpecFor(''), required: [] }, rest, '', shared);
+    return { problems: [...problems, ...shared] };
+  }
+  const info = METHOD_INFO[method];
+  const spec = configSpecFor(method);
+  validateAgainst(spec, raw, '', problems);
+  if (problems.length) return { problems };
+  const defaults = defaultsOf(spec) as unknown as RunConfig;
+  const withMethod = deepMerge(defaults, { optimizer: info.overrides?.optimizer ?? {}, projector: info.overrides?.projector ?? {} });
+  const config = deepMerge(withMethod, raw) as RunConfig;
+  if (!config.name) config.name = `${info.label} on ${config.dataset}`;
+  for (const v of ['view1', 'view2'] as const) problems.push(...augmentProblems(config.augment[v], `augment.${v}`));
+  return problems.length ? { problems } : { config, problems };
+}
+
+/** Canonical JSON (sorted keys) so equal configs hash equally whatever their key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
+
+/** Short hash of everything that affects training (the name does not). Recorded with every number. */
+export function configHash(c: RunConfig): string {
+  const { name: _name, ...rest } = c;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 12);
+}
+
+export function formatProblems(problems: ConfigProblem[], source = 'config'): string {
+  return problems.map((p) => `${source}: ${p.path}: ${p.message}`).join('\n');
+}
+
+/** JSON schema for `*.clrun.json`: the shared fields plus, per method, that method's params and augment. */
+export function runConfigJsonSchema(): Record<string, unknown> {
+  const base = toJsonSchema(configSpecFor(''));
+  const props = base.properties as Record<string, unknown>;
+  props.params = { type: 'object', description: 'Method-specific hyper-parameters (see the chosen method).' };
+  props.augment = { type: 'object', description: 'Augmentation pipeline per view.' };
+  props.$schema = { type: 'string' };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'Contrastive Lab run configuration',
+    ...base,
+    allOf: METHOD_IDS.map((m) => {
+      const s = toJsonSchema(configSpecFor(m)) as { properties: Record<string, unknown> };
+      return { if: { properties: { method: { const: m } }, required: ['method'] }, then: { properties: { params: s.properties.params, augment: s.properties.augment } } };
+    }),
+  };
+}

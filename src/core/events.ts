@@ -1,0 +1,39 @@
+import type { RunConfig } from './config';
+
+/**
+ * The worker ↔ host protocol. The worker sends WorkerEvents over IPC (process.send) when forked, or to a
+ * callback when run in-process by the CLI. The store is the source of truth; these events only make the
+ * editor's live views fast, so a lost event never loses data.
+ */
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export interface EvalRecord {
+  /** e.g. `knn` (k=200, cosine, T=0.1), `linear` (frozen features, logistic regression), `collapse`. */
+  protocol: string;
+  value: number;
+  epoch: number;
+  /** Protocol details: k, temperature, split sizes, feature layer. */
+  details: Record<string, unknown>;
+}
+
+export type WorkerEvent =
+  | { type: 'started'; runId: number; backend: string; device: string; stepsPerEpoch: number; totalSteps: number; trainSize: number; testSize: number }
+  | { type: 'step'; runId: number; step: number; epoch: number; loss: number; lr: number; viewsPerSecond: number }
+  | { type: 'epoch'; runId: number; epoch: number; meanLoss: number; seconds: number }
+  | { type: 'eval'; runId: number; eval: EvalRecord }
+  | { type: 'checkpoint'; runId: number; epoch: number; path: string }
+  | { type: 'log'; runId: number; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'finished'; runId: number; status: 'completed' | 'cancelled'; knn?: number; linear?: number }
+  | { type: 'failed'; runId: number; error: string };
+
+/** Host → worker messages. */
+export type HostMessage =
+  | { type: 'start'; config: RunConfig; dbPath: string; runId?: number; extraModuleDirs?: string[] }
+  | { type: 'cancel' };
+
+export function isHostMessage(m: unknown): m is HostMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const t = (m as { type?: unknown }).type;
+  if (t === 'cancel') return true;
+  return t === 'start' && typeof (m as { dbPath?: unknown }).dbPath === 'string' && typeof (m as { config?: unknown }).config === 'object';
+}

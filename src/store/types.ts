@@ -1,0 +1,68 @@
+import type { RunConfig } from '../core/config';
+import type { RunStatus } from '../core/events';
+
+/** A run as the Runs view, the CLI and the dashboards see it. */
+export interface RunRow {
+  id: number;
+  name: string;
+  method: string;
+  dataset: string;
+  config: RunConfig;
+  configHash: string;
+  /** As recorded; `running` with a stale heartbeat is reported through `displayStatus`. */
+  status: RunStatus;
+  /** `crashed` when status is running but the heartbeat is older than the staleness limit. */
+  displayStatus: RunStatus | 'crashed';
+  createdAt: number; // ms since epoch
+  startedAt: number | null;
+  finishedAt: number | null;
+  heartbeatAt: number | null;
+  backend: string | null;
+  device: string | null;
+  /** Versions of Contrastive Lab, tfjs, node, platform. */
+  versions: Record<string, string>;
+  error: string | null;
+  /** Worker process id while running (to tell alive from crashed on this machine). */
+  pid: number | null;
+  host: string | null;
+  starred: boolean;
+  note: string | null;
+  /** Latest epoch finished and the latest kNN accuracy, for the list views. */
+  lastEpoch: number | null;
+  lastKnn: number | null;
+}
+
+export interface MetricPoint {
+  step: number;
+  epoch: number;
+  name: string;
+  value: number;
+  wallTime: number; // ms since epoch
+}
+
+export interface EvalRow {
+  protocol: string;
+  value: number;
+  epoch: number;
+  details: Record<string, unknown>;
+  createdAt: number;
+}
+
+export interface EmbeddingRow {
+  id: number;
+  epoch: number;
+  split: string;
+  dim: number;
+  count: number;
+  vectors: Float32Array; // count × dim, row-major
+  labels: Int32Array; // count
+  indices: Int32Array; // sample index in the split
+  createdAt: number;
+}
+
+export interface ArtifactRow {
+  kind: string; // 'checkpoint' | ...
+  path: string;
+  epoch: number | null;
+  createdAt: number;
+}

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configHash, resolveConfig, runConfigJsonSchema } from '../src/core/config';
+
+test('a minimal config gets every default from the method and the shared sections', () => {
+  const r = resolveConfig({ method: 'simclr' });
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.config!.dataset, 'builtin');
+  assert.equal(r.config!.params.temperature, 0.5);
+  assert.equal(r.config!.augment.view1.cropMinScale, 0.2);
+  assert.equal(r.config!.name, 'SimCLR on builtin');
+});
+
+test('each bad value and unknown key gets its own message naming the path', () => {
+  const r = resolveConfig({ method: 'simclr', epochs: -1, batchSize: 'lots', optimizer: { lr: 0, bogus: 1 }, params: { temperature: 0 }, colour: true });
+  const paths = r.problems.map((p) => p.path).sort();
+  assert.deepEqual(paths, ['batchSize', 'colour', 'epochs', 'optimizer.bogus', 'optimizer.lr', 'params.temperature']);
+  assert.equal(r.config, undefined);
+  assert.match(r.problems.find((p) => p.path === 'epochs')!.message, /≥ 1/);
+});
+
+test('an unknown method is named with the known ones, and shared keys are still checked', () => {
+  const r = resolveConfig({ method: 'simclear', epochs: 0 });
+  assert.match(r.problems[0].message, /simclr/);
+  assert.ok(r.problems.some((p) => p.path === 'epochs'));
+});
+
+test('crop scale range must be ordered', () => {
+  const r = resolveConfig({ method: 'simclr', augment: { view2: { cropMinScale: 0.9, cropMaxScale: 0.5 } } });
+  assert.deepEqual(r.problems.map((p) => p.path), ['augment.view2.cropMinScale']);
+});
+
+test('config hash ignores key order and the run name but not hyper-parameters', () => {
+  const a = resolveConfig({ method: 'simclr', epochs: 3, seed: 1 }).config!;
+  const b = resolveConfig({ seed: 1, epochs: 3, method: 'simclr', name: 'other' }).config!;
+  const c = resolveConfig({ method: 'simclr', epochs: 4, seed: 1 }).config!;
+  assert.equal(configHash(a), configHash(b));
+  assert.notEqual(configHash(a), configHash(c));
+});
+
+test('the JSON schema offers the methods and per-method params', () => {
+  const s = runConfigJsonSchema() as { properties: { method: { enum: string[] } }; allOf: { then: { properties: { params: { properties: object } } } }[] };
+  assert.ok(s.properties.method.enum.includes('simclr'));
+  assert.ok('temperature' in s.allOf[0].then.properties.params.properties);
+});
