@@ -1,0 +1,157 @@
+/**
+ * Datasets as the engine sees them: two splits of uint8 images with integer labels, loaded from
+ * a dataset spec string (the `dataset` field of a run config):
+ *   builtin            the Fashion-MNIST subset shipped in data/builtin/ (see its README.md)
+ *   fashion-mnist:DIR  a folder with the four standard Fashion-MNIST IDX files
+ *   mnist:DIR          the same for MNIST
+ * Pure TypeScript with no tfjs dependency, so the CLI, tests and the extension host can inspect
+ * datasets without loading a backend.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { DatasetError, readIdxImages, readIdxLabels } from './idx';
+import { Rng } from './rng';
+
+export { DatasetError } from './idx';
+
+export interface Split {
+  /** count × height × width × channels bytes, HWC order, one image after another. */
+  images: Uint8Array;
+  labels: Int32Array;
+  count: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export interface Dataset {
+  /** The spec it was loaded from, as given. */
+  spec: string;
+  name: string;
+  train: Split;
+  test: Split;
+  classNames: string[];
+  /** One line of provenance, recorded with each run. */
+  source: string;
+}
+
+export type DatasetSpec = { kind: 'builtin' } | { kind: 'fashion-mnist' | 'mnist'; dir: string };
+
+export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+/** The standard IDX file names; each may also carry a `.gz` suffix. */
+export const IDX_FILES = {
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
+} as const;
+
+export function parseDatasetSpec(spec: string): DatasetSpec {
+  const s = spec.trim();
+  if (s === 'builtin') return { kind: 'builtin' };
+  // Split at the first colon only, so Windows paths (mnist:C:\data) keep theirs.
+  const colon = s.indexOf(':');
+  const kind = colon < 0 ? '' : s.slice(0, colon);
+  const dir = colon < 0 ? '' : s.slice(colon + 1).trim();
+  if ((kind === 'fashion-mnist' || kind === 'mnist') && dir !== '') return { kind, dir };
+  throw new DatasetError(`unknown dataset spec '${spec}': use builtin, fashion-mnist:DIR or mnist:DIR`);
+}
+
+/**
+ * Where the built-in subset lives. Order: explicit option, CLAB_BUILTIN_DIR, then a search upward
+ * from this file's directory — that finds <root>/data/builtin both from src/engine/data/ (tsx, tests)
+ * and from dist/ (esbuild bundles), without hard-coding either depth.
+ */
+export function resolveBuiltinDir(builtinDir?: string): string {
+  const explicit = builtinDir ?? process.env.CLAB_BUILTIN_DIR;
+  if (explicit) return resolve(explicit);
+  const marker = join('data', 'builtin', `${IDX_FILES.trainImages}.gz`);
+  // __dirname exists in both the tsx (CommonJS) and the bundled (cjs) builds; fall back for safety.
+  const start = typeof __dirname === 'string' ? __dirname : process.cwd();
+  for (let d = start; ; d = dirname(d)) {
+    if (existsSync(join(d, marker))) return join(d, 'data', 'builtin');
+    if (dirname(d) === d) break;
+  }
+  throw new DatasetError(`builtin dataset not found: no ${marker} in ${start} or any folder above it; set CLAB_BUILTIN_DIR to the folder holding the built-in IDX files`);
+}
+
+/** Parsed datasets by kind and resolved folder. Datasets are shared: callers must not modify them. */
+const cache = new Map<string, Dataset>();
+
+/** Forget cached datasets (tests; or after the files on disk changed). */
+export function clearDatasetCache(): void {
+  cache.clear();
+}
+
+export function loadDataset(spec: string, opts: { builtinDir?: string } = {}): Dataset {
+  const parsed = parseDatasetSpec(spec);
+  const dir = parsed.kind === 'builtin' ? resolveBuiltinDir(opts.builtinDir) : resolve(parsed.dir);
+  const key = `${parsed.kind}\0${dir}`;
+  const hit = cache.get(key);
+  // Different specs can name the same folder (relative vs absolute); report the one asked for.
+  if (hit) return hit.spec === spec ? hit : { ...hit, spec };
+
+  const label = parsed.kind === 'builtin' ? 'builtin' : `${parsed.kind}:${parsed.dir}`;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${label}: folder not found: ${dir}`);
+  const classNames = parsed.kind === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
+  const train = loadSplit(label, dir, IDX_FILES.trainImages, IDX_FILES.trainLabels, classNames.length);
+  const test = loadSplit(label, dir, IDX_FILES.testImages, IDX_FILES.testLabels, classNames.length);
+  if (train.height !== test.height || train.width !== test.width) {
+    throw new DatasetError(`${label}: train images are ${train.height}×${train.width} but test images are ${test.height}×${test.width}`);
+  }
+
+  const name = parsed.kind === 'builtin' ? 'Fashion-MNIST (built-in subset)' : parsed.kind === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
+  const origin = parsed.kind === 'mnist' ? 'MNIST (LeCun, Cortes & Burges)' : 'Fashion-MNIST (Zalando Research, MIT licence)';
+  const source = `${name}: ${train.count} train / ${test.count} test ${train.height}×${train.width} images from ${dir}; ${origin}`;
+  const ds: Dataset = { spec, name, train, test, classNames: [...classNames], source };
+  cache.set(key, ds);
+  return ds;
+}
+
+/** Finds `base` or `base.gz`, preferring the uncompressed file (no gunzip needed) when both exist. */
+function findIdxFile(label: string, dir: string, base: string): string {
+  for (const name of [base, `${base}.gz`]) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  throw new DatasetError(`${label}: missing ${base} (or ${base}.gz) in ${dir}`);
+}
+
+function loadSplit(label: string, dir: string, imagesBase: string, labelsBase: string, numClasses: number): Split {
+  const imagesPath = findIdxFile(label, dir, imagesBase);
+  const labelsPath = findIdxFile(label, dir, labelsBase);
+  const img = readIdxImages(imagesPath);
+  const raw = readIdxLabels(labelsPath);
+  if (img.count !== raw.length) {
+    throw new DatasetError(`${label}: ${imagesPath} has ${img.count} images but ${labelsPath} has ${raw.length} labels`);
+  }
+  // Catch a label file from a different dataset early, rather than as an out-of-range one-hot later.
+  const labels = new Int32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] >= numClasses) throw new DatasetError(`${labelsPath}: label ${raw[i]} at index ${i} is out of range (expected 0..${numClasses - 1})`);
+    labels[i] = raw[i];
+  }
+  // IDX images are single-channel, so the row-major pixels already are HWC with C = 1.
+  return { images: img.pixels, labels, count: img.count, height: img.rows, width: img.cols, channels: 1 };
+}
+
+const SHUFFLE_STREAM = 0x5348; // 'SH'
+
+/**
+ * A deterministic permutation of 0..n-1 (Fisher–Yates). It draws from its own sub-stream of the
+ * seed, so a run's shuffle doesn't share numbers with other consumers seeded with the same value.
+ */
+export function shuffledIndices(n: number, seed: number): Int32Array {
+  const rng = new Rng(seed).fork(SHUFFLE_STREAM);
+  const idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = idx[i];
+    idx[i] = idx[j];
+    idx[j] = t;
+  }
+  return idx;
+}
