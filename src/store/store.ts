@@ -1,0 +1,344 @@
+import { mkdirSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Database, OPEN_CREATE, OPEN_READWRITE } from 'sqlite3';
+import { configHash, type RunConfig } from '../core/config';
+import type { EvalRecord } from '../core/events';
+import {
+  RUN_SELECT,
+  toArtifact,
+  toEmbedding,
+  toEmbeddingInfo,
+  toEval,
+  toMetric,
+  toRun,
+  type ArtifactRecord,
+  type EmbeddingInfo,
+  type EmbeddingRecord,
+  type EvalRecordRow,
+  type MetricRecord,
+  type RunRecord,
+} from './rows';
+import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema';
+import { all, closeDb, codeOf, exec, get, run, sleep, toBlob, wrapOpenError, type Conn, type Params } from './sqlite';
+import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, RunRow } from './types';
+
+/**
+ * The SQLite run store: the single source of truth shared by the extension, the training workers and the
+ * CLI, each with its own connection to the same file (WAL mode, so readers never block the writer).
+ *
+ * Every write is one BEGIN IMMEDIATE transaction: it takes the write lock up front, so two processes
+ * never both start a transaction as readers and then deadlock upgrading to writers. node-sqlite3 gives
+ * one connection per Database, shared by every caller of this instance, so operations are queued and run
+ * one at a time; otherwise one caller's statements could land inside another caller's transaction.
+ */
+
+const BUSY_TIMEOUT_MS = 10_000;
+const BEGIN_RETRIES = 4;
+
+export type { EmbeddingInfo };
+
+export interface OpenOptions {
+  /** A running run whose heartbeat is older than this is shown as crashed. Default 60 s. */
+  staleAfterMs?: number;
+}
+
+export class RunStore {
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly db: Conn,
+    readonly path: string,
+    private readonly staleAfterMs: number,
+  ) {}
+
+  static async open(file: string, opts: OpenOptions = {}): Promise<RunStore> {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const db = await new Promise<Conn>((resolve, reject) => {
+      const d: Conn = new Database(file, OPEN_READWRITE | OPEN_CREATE, (err) => (err ? reject(err) : resolve(d)));
+    }).catch((e: unknown) => {
+      throw wrapOpenError(file, e);
+    });
+    const store = new RunStore(db, file, opts.staleAfterMs ?? 60_000);
+    try {
+      await exec(db, `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await store.checkIdentity();
+      // Must precede any transaction; journal_mode waits for other connections through the busy timeout.
+      await exec(db, 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
+      await store.migrate();
+      return store;
+    } catch (e) {
+      await closeDb(db).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Reads only, so a file we refuse (another app's, or a newer schema) is left exactly as it was. */
+  private async checkIdentity(): Promise<void> {
+    let info: { app: number; version: number; tables: number };
+    try {
+      const app = await get<{ application_id: number }>(this.db, 'PRAGMA application_id');
+      const ver = await get<{ user_version: number }>(this.db, 'PRAGMA user_version');
+      const tables = await get<{ n: number }>(this.db, "SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+      info = { app: app?.application_id ?? 0, version: ver?.user_version ?? 0, tables: tables?.n ?? 0 };
+    } catch (e) {
+      throw wrapOpenError(this.path, e);
+    }
+    const fresh = info.app === 0 && info.version === 0 && info.tables === 0;
+    if (!fresh && info.app !== APPLICATION_ID)
+      throw new Error(`${this.path} is not a Contrastive Lab database: it is an SQLite database of another application`);
+    if (info.version > SCHEMA_VERSION)
+      throw new Error(
+        `${this.path} was written by a newer Contrastive Lab (schema version ${info.version}; this version knows up to ${SCHEMA_VERSION}). ` +
+          'Update Contrastive Lab to open it; the file was not changed.',
+      );
+  }
+
+  /** Re-reads the version inside the write transaction, so two processes opening a fresh file migrate it once. */
+  private migrate(): Promise<void> {
+    return this.write(async (db) => {
+      const from = (await get<{ user_version: number }>(db, 'PRAGMA user_version'))?.user_version ?? 0;
+      if (from > SCHEMA_VERSION) throw new Error(`${this.path}: schema version ${from} is newer than this Contrastive Lab (${SCHEMA_VERSION})`);
+      if (from === SCHEMA_VERSION) return;
+      for (let v = from; v < SCHEMA_VERSION; v++) await exec(db, MIGRATIONS[v]);
+      // PRAGMA values cannot be bound as parameters; both are integers we control.
+      await exec(db, `PRAGMA application_id = ${APPLICATION_ID}; PRAGMA user_version = ${SCHEMA_VERSION}`);
+    });
+  }
+
+  /** Runs `fn` after every earlier operation of this instance has finished. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error(`the run store ${this.path} is closed`));
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private read<T>(fn: (db: Conn) => Promise<T>): Promise<T> {
+    return this.serial(() => fn(this.db));
+  }
+
+  private write<T>(fn: (db: Conn) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      await this.begin();
+      try {
+        const result = await fn(this.db);
+        await exec(this.db, 'COMMIT');
+        return result;
+      } catch (e) {
+        // Some errors (e.g. SQLITE_FULL) already rolled back; then ROLLBACK itself fails, harmlessly.
+        await exec(this.db, 'ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
+  }
+
+  /** busy_timeout already waits up to 10 s for the write lock; a few retries cover a writer that holds it longer. */
+  private async begin(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await exec(this.db, 'BEGIN IMMEDIATE');
+      } catch (e) {
+        if (codeOf(e) !== 'SQLITE_BUSY' || attempt >= BEGIN_RETRIES) throw e;
+        await sleep(50 * 2 ** attempt);
+      }
+    }
+  }
+
+  /** For the writes that only make sense on an existing run: a clear message instead of a foreign-key error. */
+  private async requireRun(db: Conn, id: number): Promise<void> {
+    if (!(await get(db, 'SELECT 1 FROM runs WHERE id = ?', [id]))) throw new Error(`run ${id} does not exist`);
+  }
+  private async updateRun(db: Conn, id: number, sql: string, params: Params): Promise<void> {
+    const { changes } = await run(db, `UPDATE runs SET ${sql} WHERE id = ?`, [...params, id]);
+    if (changes === 0) throw new Error(`run ${id} does not exist`);
+  }
+
+  // ---- writes -------------------------------------------------------------------------------------
+
+  createRun(config: RunConfig, opts: { status?: 'queued' | 'running' } = {}): Promise<number> {
+    const status = opts.status ?? 'queued';
+    const now = Date.now();
+    // A run created as running is starting now; without a start time it would look crashed at once.
+    const started = status === 'running' ? now : null;
+    return this.write(async (db) => {
+      const sql = `INSERT INTO runs (name, method, dataset, config, config_hash, status, created_at, started_at, heartbeat_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      const params = [config.name, config.method, config.dataset, JSON.stringify(config), configHash(config), status, now, started, started];
+      return (await run(db, sql, params)).lastID;
+    });
+  }
+
+  markRunning(id: number, info: { backend: string; device: string; versions: Record<string, string>; pid: number; host: string }): Promise<void> {
+    const now = Date.now();
+    return this.write((db) =>
+      this.updateRun(
+        db,
+        id,
+        `status = 'running', started_at = ?, heartbeat_at = ?, finished_at = NULL, error = NULL, backend = ?, device = ?, versions = ?, pid = ?, host = ?`,
+        [now, now, info.backend, info.device, JSON.stringify(info.versions), info.pid, info.host],
+      ),
+    );
+  }
+
+  heartbeat(id: number): Promise<void> {
+    return this.write((db) => this.updateRun(db, id, 'heartbeat_at = ?', [Date.now()]));
+  }
+
+  /** One step's metrics land together or not at all (a killed worker never leaves half a step). */
+  recordStep(id: number, points: MetricPoint[]): Promise<void> {
+    return this.write(async (db) => {
+      await this.updateRun(db, id, 'heartbeat_at = ?', [Date.now()]);
+      // Multi-row INSERTs, chunked well under SQLite's bound-parameter limit.
+      for (let i = 0; i < points.length; i += 500) {
+        const chunk = points.slice(i, i + 500);
+        const params = chunk.flatMap((p) => [id, p.step, p.epoch, p.name, p.value, p.wallTime]);
+        await run(db, `INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+      }
+    });
+  }
+
+  recordEval(id: number, e: EvalRecord): Promise<void> {
+    return this.write(async (db) => {
+      await this.requireRun(db, id);
+      await run(db, 'INSERT INTO evals (run_id, protocol, value, epoch, details, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        id,
+        e.protocol,
+        e.value,
+        e.epoch,
+        JSON.stringify(e.details ?? {}),
+        Date.now(),
+      ]);
+    });
+  }
+
+  recordEmbedding(id: number, e: { epoch: number; split: string; dim: number; vectors: Float32Array; labels: Int32Array; indices: Int32Array }): Promise<number> {
+    const count = e.labels.length;
+    if (!Number.isInteger(e.dim) || e.dim < 1) return Promise.reject(new Error(`embedding dim must be a positive integer; got ${e.dim}`));
+    if (e.vectors.length !== count * e.dim || e.indices.length !== count)
+      return Promise.reject(
+        new Error(`embedding sizes disagree: ${e.vectors.length} values for ${count} labels × dim ${e.dim}, ${e.indices.length} indices`),
+      );
+    const blobs = [toBlob(e.vectors), toBlob(e.labels), toBlob(e.indices)];
+    return this.write(async (db) => {
+      await this.requireRun(db, id);
+      const sql = 'INSERT INTO embeddings (run_id, epoch, split, dim, count, vectors, labels, indices, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+      return (await run(db, sql, [id, e.epoch, e.split, e.dim, count, ...blobs, Date.now()])).lastID;
+    });
+  }
+
+  recordArtifact(id: number, a: { kind: string; path: string; epoch: number | null }): Promise<void> {
+    return this.write(async (db) => {
+      await this.requireRun(db, id);
+      await run(db, 'INSERT INTO artifacts (run_id, kind, path, epoch, created_at) VALUES (?, ?, ?, ?, ?)', [id, a.kind, a.path, a.epoch, Date.now()]);
+    });
+  }
+
+  finishRun(id: number, status: 'completed' | 'failed' | 'cancelled', error?: string): Promise<void> {
+    return this.write((db) => this.updateRun(db, id, 'status = ?, finished_at = ?, error = ?', [status, Date.now(), error ?? null]));
+  }
+
+  updateRunMeta(id: number, patch: { name?: string; starred?: boolean; note?: string | null }): Promise<void> {
+    const sets: string[] = [];
+    const params: Params = [];
+    const set = (column: string, value: Params[number]) => {
+      sets.push(`${column} = ?`);
+      params.push(value);
+    };
+    if (patch.name !== undefined) set('name', patch.name);
+    if (patch.starred !== undefined) set('starred', patch.starred ? 1 : 0);
+    if (patch.note !== undefined) set('note', patch.note);
+    // An empty patch still reports a missing run, like every other write.
+    if (!sets.length) return this.write((db) => this.requireRun(db, id));
+    return this.write((db) => this.updateRun(db, id, sets.join(', '), params));
+  }
+
+  /** Deletes the run and (by ON DELETE CASCADE) all its rows; returns its artifacts so the caller can remove the files. */
+  deleteRun(id: number): Promise<ArtifactRow[]> {
+    return this.write(async (db) => {
+      const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? ORDER BY id', [id]);
+      await run(db, 'DELETE FROM runs WHERE id = ?', [id]);
+      return artifacts.map(toArtifact);
+    });
+  }
+
+  // ---- reads --------------------------------------------------------------------------------------
+
+  /** Newest first (by id: insertion order is the truth even if clocks of different hosts disagree). */
+  listRuns(): Promise<RunRow[]> {
+    const now = Date.now();
+    return this.read(async (db) => (await all<RunRecord>(db, `${RUN_SELECT} ORDER BY r.id DESC`)).map((r) => toRun(r, now, this.staleAfterMs)));
+  }
+
+  getRun(id: number): Promise<RunRow | undefined> {
+    const now = Date.now();
+    return this.read(async (db) => {
+      const r = await get<RunRecord>(db, `${RUN_SELECT} WHERE r.id = ?`, [id]);
+      return r && toRun(r, now, this.staleAfterMs);
+    });
+  }
+
+  /** In step order, then insertion order. `afterStep` is exclusive, for incremental polling. */
+  getMetrics(id: number, opts: { name?: string; afterStep?: number } = {}): Promise<MetricPoint[]> {
+    const where = ['run_id = ?'];
+    const params: Params = [id];
+    if (opts.afterStep !== undefined) {
+      where.push('step > ?');
+      params.push(opts.afterStep);
+    }
+    if (opts.name !== undefined) {
+      where.push('name = ?');
+      params.push(opts.name);
+    }
+    const sql = `SELECT step, epoch, name, value, wall_time FROM metrics WHERE ${where.join(' AND ')} ORDER BY step, rowid`;
+    return this.read(async (db) => (await all<MetricRecord>(db, sql, params)).map(toMetric));
+  }
+
+  getEvals(id: number): Promise<EvalRow[]> {
+    const sql = 'SELECT protocol, value, epoch, details, created_at FROM evals WHERE run_id = ? ORDER BY id';
+    return this.read(async (db) => (await all<EvalRecordRow>(db, sql, [id])).map(toEval));
+  }
+
+  listEmbeddings(id: number): Promise<EmbeddingInfo[]> {
+    const sql = 'SELECT id, epoch, split, dim, count, created_at FROM embeddings WHERE run_id = ? ORDER BY id';
+    return this.read(async (db) => (await all<EmbeddingRecord>(db, sql, [id])).map(toEmbeddingInfo));
+  }
+
+  getEmbedding(embeddingId: number): Promise<EmbeddingRow | undefined> {
+    return this.read(async (db) => {
+      const e = await get<EmbeddingRecord>(db, 'SELECT * FROM embeddings WHERE id = ?', [embeddingId]);
+      return e && toEmbedding(e);
+    });
+  }
+
+  getArtifacts(id: number): Promise<ArtifactRow[]> {
+    const sql = 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? ORDER BY id';
+    return this.read(async (db) => (await all<ArtifactRecord>(db, sql, [id])).map(toArtifact));
+  }
+
+  /** Waits for queued operations, then closes; later calls are rejected. */
+  close(): Promise<void> {
+    const done = this.serial(() => closeDb(this.db));
+    this.closed = true;
+    return done;
+  }
+}
+
+/**
+ * Where runs live unless told otherwise: `CLAB_DB`, else the platform's per-user data folder. The extension
+ * and the CLI must agree on this, so both call it.
+ */
+export function defaultDatabasePath(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
+  if (env.CLAB_DB) return path.resolve(env.CLAB_DB);
+  if (platform === 'win32') return path.win32.join(env.APPDATA || path.win32.join(home, 'AppData', 'Roaming'), 'contrastive-lab', 'runs.db');
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', 'contrastive-lab', 'runs.db');
+  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const xdg = env.XDG_DATA_HOME && path.posix.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.posix.join(home, '.local', 'share');
+  return path.posix.join(xdg, 'contrastive-lab', 'runs.db');
+}
+
+/** Where a run's files (checkpoints) go: beside the database, so moving the folder moves everything. */
+export function runFolder(dbPath: string, runId: number): string {
+  return path.join(path.dirname(dbPath), 'runs', String(runId));
+}
