@@ -11,6 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DatasetError, readIdxImages, readIdxLabels } from './idx';
 import { Rng } from './rng';
+import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../../core/datasets';
 
 export { DatasetError } from './idx';
 
@@ -37,8 +38,8 @@ export interface Dataset {
 
 export type DatasetSpec = { kind: 'builtin' } | { kind: 'fashion-mnist' | 'mnist'; dir: string };
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+// Class names live in core so the CLI and the extension can label runs without loading data.
+export { FASHION_MNIST_CLASSES, MNIST_CLASSES };
 
 /** The standard IDX file names; each may also carry a `.gz` suffix. */
 export const IDX_FILES = {

@@ -1,0 +1,123 @@
+/**
+ * `npm run bench`: SimCLR training throughput (views/s, augmentation included) of the default encoder on
+ * every backend that loads here, and — where Debian's python3-torch is installed — the PyTorch peer
+ * (../shared/bench/torch_peer.py) with the same architecture, method, batch and optimizer, run in the same
+ * invocation so the ratio compares like with like on the same machine state.
+ *
+ *   npm run bench -- [--batch 256] [--steps 10] [--warmup 2] [--backends wasm,cpu] [--peer PATH] [--json]
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveConfig, type BackendChoice } from './core/config';
+import { initBackend } from './engine/backend';
+import { channelStats } from './engine/batches';
+import { loadDataset } from './engine/data/datasets';
+import { Rng } from './engine/data/rng';
+import { CONVNET_PRESETS } from './engine/models/encoder';
+import { methodDefinition } from './engine/methods';
+import { createOptimizer } from './engine/optim';
+import { makeViews, trainStep } from './engine/step';
+
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '256' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    backends: { type: 'string', default: 'tfjs-node-gpu,tfjs-node,wasm,cpu' },
+    'cpu-steps': { type: 'string', default: '1' },
+    'cpu-batch': { type: 'string', default: '32' },
+    peer: { type: 'string' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+interface Result {
+  backend: string;
+  device?: string;
+  batch: number;
+  steps: number;
+  viewsPerSecond?: number;
+  msPerStep?: number;
+  error?: string;
+}
+
+async function benchBackend(choice: BackendChoice, batch: number, steps: number, warmup: number): Promise<Result> {
+  let info;
+  try {
+    info = await initBackend(choice);
+  } catch (e) {
+    return { backend: choice, batch, steps, error: (e as Error).message.split('\n')[0] };
+  }
+  const config = resolveConfig({ method: 'simclr', batchSize: batch, backend: choice }).config!;
+  const data = loadDataset('builtin');
+  const stats = channelStats(data.train);
+  const method = methodDefinition('simclr').create({ config, inputShape: [28, 28, 1], trainSize: data.train.count, totalSteps: steps + warmup, rng: new Rng(0) });
+  const vars = method.trainableVariables();
+  const optimizer = createOptimizer(config.optimizer, vars);
+  const rng = new Rng(1);
+  const views = [config.augment.view1, config.augment.view2];
+  let t0 = 0;
+  for (let s = 0; s < warmup + steps; s++) {
+    if (s === warmup) t0 = performance.now();
+    // Random batches from the built-in set, as the peer draws random batches from Fashion-MNIST.
+    const indices = Int32Array.from({ length: batch }, () => rng.int(data.train.count));
+    const v = makeViews(data.train, indices, views, stats, (k) => rng.fork(s * 8 + k));
+    await trainStep(method, vars, optimizer, { views: v, indices, step: s, epoch: 1, progress: 0 }, config.optimizer.lr);
+    tf.dispose(v);
+  }
+  const dt = (performance.now() - t0) / 1000;
+  optimizer.dispose();
+  method.dispose();
+  return { backend: info.backend, device: info.device, batch, steps, viewsPerSecond: (2 * batch * steps) / dt, msPerStep: (1000 * dt) / steps };
+}
+
+function runPeer(batch: number, steps: number, warmup: number): Result & { torch?: string } {
+  const script = values.peer ?? resolve(__dirname, '..', '..', 'shared', 'bench', 'torch_peer.py');
+  const base = { backend: 'pytorch (peer)', batch, steps };
+  if (!existsSync(script)) return { ...base, error: `peer script not found at ${script} (pass --peer PATH)` };
+  if (!existsSync(values.python!)) return { ...base, error: `${values.python} not found` };
+  const arch = JSON.stringify({ convs: CONVNET_PRESETS.small, bn: true });
+  const args = [script, '--method', 'simclr', '--arch', arch, '--proj', '256,128', '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(cpus().length), '--data', 'fmnist'];
+  const r = spawnSync(values.python!, args, { encoding: 'utf8', timeout: 30 * 60_000 });
+  if (r.status !== 0) return { ...base, error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { views_per_s: number; ms_per_step: number; torch: string; threads: number };
+  return { ...base, device: `CPU, ${out.threads} threads, torch ${out.torch}`, viewsPerSecond: out.views_per_s, msPerStep: out.ms_per_step, torch: out.torch };
+}
+
+async function main(): Promise<void> {
+  const batch = Number(values.batch);
+  const steps = Number(values.steps);
+  const warmup = Number(values.warmup);
+  const results: Result[] = [];
+  for (const b of values.backends!.split(',') as BackendChoice[]) {
+    const small = b === 'cpu';
+    const r = await benchBackend(b, small ? Number(values['cpu-batch']) : batch, small ? Number(values['cpu-steps']) : steps, small ? 0 : warmup);
+    results.push(r);
+    process.stderr.write(`${r.backend}: ${r.error ?? `${r.viewsPerSecond!.toFixed(1)} views/s (${r.msPerStep!.toFixed(0)} ms/step, batch ${r.batch})`}\n`);
+  }
+  const peer = runPeer(batch, steps, warmup);
+  results.push(peer);
+  process.stderr.write(`${peer.backend}: ${peer.error ?? `${peer.viewsPerSecond!.toFixed(1)} views/s`}\n`);
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.versions.node}`;
+  const best = results.filter((r) => r.viewsPerSecond && r.backend !== 'pytorch (peer)').sort((a, b) => b.viewsPerSecond! - a.viewsPerSecond!)[0];
+  const ratio = best && peer.viewsPerSecond ? best.viewsPerSecond! / peer.viewsPerSecond : undefined;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ machine, method: 'simclr', encoder: 'small', results, ratioToPeer: ratio ?? null })}\n`);
+    return;
+  }
+  process.stdout.write(`\nSimCLR training throughput, encoder 'small' (conv 32/1, 64/2, 128/2 + BN), projector 256-128, Adam, augmentation included\nmachine: ${machine}\n\n`);
+  process.stdout.write(`| backend | device | batch | views/s | ms/step |\n|---|---|---|---|---|\n`);
+  for (const r of results) process.stdout.write(`| ${r.backend} | ${r.device ?? '-'} | ${r.batch} | ${r.viewsPerSecond?.toFixed(1) ?? `n/a (${r.error})`} | ${r.msPerStep?.toFixed(0) ?? '-'} |\n`);
+  if (ratio !== undefined) process.stdout.write(`\nratio ${best.backend} / PyTorch peer: ${ratio.toFixed(3)}×\n`);
+  else process.stdout.write(`\nno ratio: ${peer.error ?? 'no backend ran'}\n`);
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,149 @@
+/**
+ * `clab`: the headless Contrastive Lab. It works on the same SQLite database as the extension, so a run
+ * started here shows up in the editor's Runs view, and the other way round.
+ */
+import { parseArgs } from 'node:util';
+import { formatProblems, resolveConfig, runConfigJsonSchema } from './core/config';
+import { METHOD_INFO } from './core/methods';
+import { exportRun } from './cli/export';
+import { printRun, printRuns } from './cli/show';
+import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
+import { RunStore, defaultDatabasePath } from './store/store';
+
+const USAGE = `Usage: clab <command> [options]
+
+Commands:
+  train [--config run.clrun.json] [flags]   train a run and record it
+  runs                                      list recorded runs, newest first
+  show <id>                                 a run's config, status, evaluations and artifacts
+  export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV
+  schema                                    print the JSON schema of run-config files
+  methods                                   list the available methods
+
+Options for every command:
+  --db PATH      the run database (default: ${defaultDatabasePath()}; env CLAB_DB)
+  --json         machine-readable output (train: one final JSON line; runs/show: JSON)
+
+Train flags (override the config file; any key: --set optimizer.weightDecay=1e-4):
+${Object.entries(TRAIN_FLAGS)
+  .map(([k, f]) => `  --${k.padEnd(13)}${f.help}`)
+  .join('\n')}
+  --set K=V      set any config key by its dotted path (repeatable)
+  --extra-module-dir DIR   also look for @tensorflow/tfjs-node(-gpu) under DIR/node_modules
+`;
+
+const OPTIONS = {
+  db: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  config: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  epoch: { type: 'string' },
+  'extra-module-dir': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h', default: false },
+  ...Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' }])),
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`clab: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const dbPath = values.db ?? defaultDatabasePath();
+  const json = values.json === true;
+  switch (command) {
+    case 'train':
+      return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, json);
+    case 'runs':
+    case 'show':
+    case 'export': {
+      const id = Number(rest[0]);
+      if (command !== 'runs' && !(Number.isInteger(id) && id > 0)) {
+        process.stderr.write(`clab ${command}: expected a run id, got '${rest[0] ?? ''}'\n`);
+        return 2;
+      }
+      const store = await RunStore.open(dbPath);
+      try {
+        if (command === 'runs') return await printRuns(store, json);
+        if (command === 'show') return await printRun(store, id, json);
+        return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch));
+      } finally {
+        await store.close();
+      }
+    }
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(runConfigJsonSchema(), null, 2)}\n`);
+      return 0;
+    case 'methods':
+      for (const m of Object.values(METHOD_INFO)) process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n`);
+      return 0;
+    default:
+      process.stderr.write(`clab: unknown command '${command}'\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function train(values: Record<string, string | string[] | boolean | undefined>, dbPath: string, json: boolean): Promise<number> {
+  let raw;
+  try {
+    raw = rawTrainConfig(values);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`clab train: ${e.message}\n`);
+    return 2;
+  }
+  const { config, problems } = resolveConfig(raw);
+  if (!config) {
+    // Nothing is written for an invalid config: the database is not even opened.
+    process.stderr.write(`clab train: invalid run config (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${formatProblems(problems, typeof values.config === 'string' ? values.config : 'config')}\n`);
+    return 2;
+  }
+  // Loaded lazily: `clab runs` should not pay for TensorFlow.js.
+  const { runTraining } = await import('./engine/train');
+  const { consoleReporter } = await import('./cli/progress');
+  const store = await RunStore.open(dbPath);
+  const cancel = { requested: false };
+  const onSignal = (sig: string) => {
+    if (cancel.requested) process.exit(130); // second Ctrl-C: leave now; the store stays consistent
+    cancel.requested = true;
+    process.stderr.write(`\n${sig}: stopping after the current step (again to quit at once)…\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const runId = await store.createRun(config, { status: 'running' });
+    const reporter = consoleReporter(process.stderr);
+    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
+    const run = await store.getRun(runId);
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
+    } else if (outcome.status === 'failed') {
+      process.stdout.write(`run ${runId} failed: ${outcome.error}\n`);
+    } else {
+      const pct = (v?: number) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`);
+      process.stdout.write(`run ${runId} ${outcome.status}: kNN accuracy ${pct(outcome.knn)} (k=${config.eval.knnK}, test split), linear probe ${pct(outcome.linear)}\ndatabase: ${dbPath}\n`);
+    }
+    return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
+  } finally {
+    await store.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`clab: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,41 @@
+import type { WorkerEvent } from '../core/events';
+
+/** Terminal progress for `clab train`: a step line rewritten in place (on a TTY) and one line per epoch. */
+export function consoleReporter(out: NodeJS.WriteStream): (e: WorkerEvent) => void {
+  const tty = out.isTTY === true;
+  let stepsPerEpoch = 0;
+  let lastLine = 0;
+  return (e) => {
+    switch (e.type) {
+      case 'started':
+        stepsPerEpoch = e.stepsPerEpoch;
+        out.write(`run ${e.runId}: backend ${e.backend} (${e.device}), ${e.trainSize} training images, ${e.stepsPerEpoch} steps/epoch, ${e.totalSteps} steps\n`);
+        break;
+      case 'step': {
+        const now = Date.now();
+        const inEpoch = stepsPerEpoch ? (e.step % stepsPerEpoch) + 1 : e.step + 1;
+        const line = `epoch ${e.epoch} step ${inEpoch}/${stepsPerEpoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${Math.round(e.viewsPerSecond)} views/s`;
+        if (tty) out.write(`\r${line}\x1b[K`);
+        else if (now - lastLine > 10_000) {
+          out.write(`${line}\n`);
+          lastLine = now;
+        }
+        break;
+      }
+      case 'epoch':
+        out.write(`${tty ? '\r\x1b[K' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} in ${e.seconds.toFixed(1)} s\n`);
+        break;
+      case 'log':
+        out.write(`${tty ? '\r\x1b[K' : ''}${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`);
+        break;
+      case 'checkpoint':
+        out.write(`checkpoint: ${e.path}\n`);
+        break;
+      case 'failed':
+        out.write(`${tty ? '\r\x1b[K' : ''}error: ${e.error}\n`);
+        break;
+      default:
+        break;
+    }
+  };
+}

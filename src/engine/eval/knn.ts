@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { l2normalize } from '../losses/ntxent';
+
+/**
+ * Weighted kNN classifier of InstDisc (arXiv 1805.01978 §3.4), the monitor of MoCo's CIFAR demo and
+ * lightly: cosine similarity to the bank, the k most similar vote for their class with weight
+ * exp(sim/T). Returns top-1 accuracy in [0, 1].
+ */
+export function knnAccuracy(
+  bank: tf.Tensor2D, // [N, D] training features
+  bankLabels: Int32Array, // [N]
+  queries: tf.Tensor2D, // [Q, D] test features
+  queryLabels: Int32Array, // [Q]
+  numClasses: number,
+  k = 200,
+  temperature = 0.1,
+  chunk = 256,
+): number {
+  const kk = Math.min(k, bank.shape[0]);
+  const bankN = tf.tidy(() => l2normalize(bank));
+  const bankOneHot = tf.oneHot(tf.tensor1d(bankLabels, 'int32'), numClasses); // [N, classes]
+  let correct = 0;
+  try {
+    for (let start = 0; start < queries.shape[0]; start += chunk) {
+      const size = Math.min(chunk, queries.shape[0] - start);
+      const predicted = tf.tidy(() => {
+        const q = l2normalize(tf.slice(queries, [start, 0], [size, -1]));
+        const sim = tf.matMul(q, bankN, false, true); // [q, N]
+        const { values, indices } = tf.topk(sim, kk); // [q, k]
+        const weights = tf.exp(tf.div(values, temperature)); // [q, k]
+        const votes = tf.gather(bankOneHot, indices); // [q, k, classes]
+        const scores = tf.sum(tf.mul(votes, tf.expandDims(weights, 2)), 1); // [q, classes]
+        return tf.argMax(scores, 1);
+      });
+      const p = predicted.dataSync();
+      predicted.dispose();
+      for (let i = 0; i < size; i++) if (p[i] === queryLabels[start + i]) correct++;
+    }
+  } finally {
+    bankN.dispose();
+    bankOneHot.dispose();
+  }
+  return correct / queries.shape[0];
+}

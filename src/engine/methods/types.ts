@@ -1,0 +1,50 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { RunConfig } from '../../core/config';
+import type { MethodInfo } from '../../core/methods';
+import type { Rng } from '../data/rng';
+import type { Encoder } from '../models/encoder';
+
+export interface MethodContext {
+  config: RunConfig;
+  /** Input images: [H, W, C]. */
+  inputShape: [number, number, number];
+  trainSize: number;
+  totalSteps: number;
+  rng: Rng;
+}
+
+/** One training step's input: the augmented views of a batch and which training images they came from. */
+export interface TrainBatch {
+  /** One tensor per view, each [B, H, W, C], normalised. */
+  views: tf.Tensor4D[];
+  /** Index of each image in the training set (memory banks key on it). */
+  indices: Int32Array;
+  step: number;
+  epoch: number;
+  /** Fraction of training done, in [0, 1] (EMA schedules use it). */
+  progress: number;
+}
+
+/**
+ * A self-supervised method on the plug-in interface. The training loop calls, per step:
+ *   loss(batch) inside tf.variableGrads over trainableVariables(), the optimizer, then afterStep(batch).
+ */
+export interface Method {
+  /** The network whose pooled features every evaluation uses. */
+  readonly encoder: Encoder;
+  trainableVariables(): tf.Variable[];
+  /** The loss to minimise; runs under the gradient tape (training-mode BN). */
+  loss(batch: TrainBatch): tf.Scalar;
+  /** Non-gradient updates after the optimizer step: EMA targets, queues, memory banks. */
+  afterStep?(batch: TrainBatch): void;
+  /** The projector's output in evaluation mode, for the collapse metric. */
+  projection(x: tf.Tensor4D): tf.Tensor2D;
+  /** Every variable (trainable and state) by a stable name, for checkpoints. */
+  namedVariables(): Map<string, tf.Variable>;
+  dispose(): void;
+}
+
+export interface MethodDefinition {
+  info: MethodInfo;
+  create(ctx: MethodContext): Method;
+}

@@ -1,0 +1,218 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { configHash, type RunConfig } from '../core/config';
+import type { EvalRecord, WorkerEvent } from '../core/events';
+import type { RunStore } from '../store/store';
+import { runFolder } from '../store/store';
+import { initBackend } from './backend';
+import { channelStats, mapSplit } from './batches';
+import { saveCheckpoint } from './checkpoint';
+import { loadDataset, shuffledIndices, type Dataset } from './data/datasets';
+import { Rng } from './data/rng';
+import { collapseStd } from './eval/collapse';
+import { knnAccuracy } from './eval/knn';
+import { linearProbeAccuracy } from './eval/linear';
+import { methodDefinition } from './methods';
+import type { Method, TrainBatch } from './methods/types';
+import { createOptimizer, learningRate } from './optim';
+import { makeViews, trainStep } from './step';
+import { yieldToEventLoop } from './util';
+import { versions } from './versions';
+
+export interface TrainOptions {
+  store: RunStore;
+  dbPath: string;
+  runId: number;
+  emit: (e: WorkerEvent) => void;
+  /** Set `requested` to end the run after the current step, as `cancelled`. */
+  cancel: { requested: boolean };
+  extraModuleDirs?: string[];
+  /** Dataset override for tests (otherwise loaded from config.dataset). */
+  dataset?: Dataset;
+}
+
+export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; linear?: number } | { status: 'failed'; error: string };
+
+/**
+ * Trains one run end to end and records everything in the store as it goes: step losses, per-epoch
+ * kNN and collapse metrics, embeddings, checkpoints, the final linear probe. Never throws: a failure is
+ * recorded on the run as `failed` with its message, and what was recorded before stays.
+ */
+export async function runTraining(config: RunConfig, o: TrainOptions): Promise<RunOutcome> {
+  const { store, runId, emit } = o;
+  const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
+  let method: Method | undefined;
+  try {
+    const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs, log: (m) => log(m) });
+    for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} unavailable: ${t.error}`, 'warn');
+    await store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() });
+    const data = o.dataset ?? loadDataset(config.dataset);
+    const { train, test } = data;
+    const all = shuffledIndices(train.count, config.seed);
+    const trainIdx = config.trainLimit > 0 ? all.subarray(0, Math.min(config.trainLimit, train.count)) : all;
+    const n = trainIdx.length;
+    if (n < 2) throw new Error(`dataset ${config.dataset} has ${n} training image(s); at least 2 are needed`);
+    const batchSize = Math.min(config.batchSize, n);
+    if (batchSize < config.batchSize) log(`batch size ${config.batchSize} is larger than the training set (${n}); using ${batchSize}`, 'warn');
+    const stepsPerEpoch = Math.floor(n / batchSize); // drop the last partial batch: BN needs full batches
+    const totalSteps = stepsPerEpoch * config.epochs;
+    const stats = channelStats(train);
+    const rng = new Rng(config.seed);
+    const inputShape: [number, number, number] = [train.height, train.width, train.channels];
+    method = methodDefinition(config.method).create({ config, inputShape, trainSize: train.count, totalSteps, rng: rng.fork(1) });
+    const vars = method.trainableVariables();
+    const optimizer = createOptimizer(config.optimizer, vars);
+    const hash = configHash(config);
+    emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
+    log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
+
+    const viewParams = [config.augment.view1, config.augment.view2];
+    let step = 0;
+    let lastKnn: number | undefined;
+    let cancelled = false;
+    for (let epoch = 1; epoch <= config.epochs && !cancelled; epoch++) {
+      const t0 = Date.now();
+      const order = shuffledIndices(n, (config.seed * 1000003 + epoch) % 2147483647);
+      let lossSum = 0;
+      let stepsDone = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        if (o.cancel.requested) {
+          cancelled = true;
+          break;
+        }
+        const tStep = Date.now();
+        const indices = new Int32Array(batchSize);
+        for (let b = 0; b < batchSize; b++) indices[b] = trainIdx[order[s * batchSize + b]];
+        const views = makeViews(train, indices, viewParams, stats, (v) => rng.fork(1_000_000 + step * 8 + v));
+        const batch: TrainBatch = { views, indices, step, epoch, progress: step / Math.max(1, totalSteps) };
+        const lr = learningRate(config.optimizer, step, totalSteps, stepsPerEpoch);
+        try {
+          const loss = await trainStep(method, vars, optimizer, batch, lr);
+          if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch}, step ${step}: training diverged (try a lower optimizer.lr)`);
+          lossSum += loss;
+          stepsDone++;
+          const now = Date.now();
+          await store.recordStep(runId, [
+            { step, epoch, name: 'loss', value: loss, wallTime: now },
+            { step, epoch, name: 'lr', value: lr, wallTime: now },
+          ]);
+          emit({ type: 'step', runId, step, epoch, loss, lr, viewsPerSecond: (views.length * batchSize * 1000) / Math.max(1, now - tStep) });
+        } finally {
+          tf.dispose(views);
+        }
+        step++;
+        await yieldToEventLoop();
+      }
+      const seconds = (Date.now() - t0) / 1000;
+      if (stepsDone > 0) {
+        const meanLoss = lossSum / stepsDone;
+        const now = Date.now();
+        await store.recordStep(runId, [
+          { step: step - 1, epoch, name: 'epoch_loss', value: meanLoss, wallTime: now },
+          { step: step - 1, epoch, name: 'epoch_seconds', value: seconds, wallTime: now },
+        ]);
+        emit({ type: 'epoch', runId, epoch, meanLoss, seconds });
+      }
+      if (cancelled) break;
+      const last = epoch === config.epochs;
+      const every = (k: number) => (k > 0 && epoch % k === 0) || last;
+      if (every(config.eval.knnEvery)) lastKnn = await evaluateEpoch(method, data, trainIdx, stats, config, epoch, hash, o);
+      if (every(config.eval.embeddingsEvery)) await saveEmbeddings(method, data, stats, config, epoch, o);
+      if (every(config.checkpointEvery)) {
+        const dir = join(runFolder(o.dbPath, runId), 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}`);
+        await saveCheckpoint(dir, method.namedVariables(), { runId, epoch, step, configHash: hash, config });
+        await store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch });
+        emit({ type: 'checkpoint', runId, epoch, path: dir });
+      }
+    }
+    optimizer.dispose();
+    if (cancelled) {
+      await store.finishRun(runId, 'cancelled');
+      log(`cancelled after ${step} steps; everything recorded so far is kept`);
+      emit({ type: 'finished', runId, status: 'cancelled', knn: lastKnn });
+      return { status: 'cancelled', knn: lastKnn };
+    }
+    let linear: number | undefined;
+    if (config.eval.linearProbe) {
+      log('linear probe on frozen encoder features…');
+      const trainFeat = await mapSplit(train, trainIdx, stats, (x) => method!.encoder.features(x, false));
+      const testFeat = await mapSplit(test, range(test.count), stats, (x) => method!.encoder.features(x, false));
+      const a = tf.tensor2d(trainFeat.values, [n, trainFeat.dim]);
+      const b = tf.tensor2d(testFeat.values, [test.count, testFeat.dim]);
+      try {
+        linear = await linearProbeAccuracy(a, gatherLabels(train.labels, trainIdx), b, test.labels, data.classNames.length, { seed: config.seed });
+      } finally {
+        tf.dispose([a, b]);
+      }
+      await record(o, {
+        protocol: 'linear',
+        value: linear,
+        epoch: config.epochs,
+        details: { classifier: 'multinomial logistic regression, Adam, 30 epochs, standardised features', features: 'encoder (pooled, before projector)', trainSplit: 'train', trainSize: n, testSplit: 'test', testSize: test.count, configHash: hash },
+      });
+    }
+    await store.finishRun(runId, 'completed');
+    emit({ type: 'finished', runId, status: 'completed', knn: lastKnn, linear });
+    return { status: 'completed', knn: lastKnn, linear };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    try {
+      await store.finishRun(runId, 'failed', error);
+    } catch (storeError) {
+      log(`could not record the failure in the store: ${String(storeError)}`, 'error');
+    }
+    emit({ type: 'failed', runId, error });
+    return { status: 'failed', error };
+  } finally {
+    method?.dispose();
+  }
+}
+
+function range(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+function gatherLabels(labels: Int32Array, idx: ArrayLike<number>): Int32Array {
+  return Int32Array.from({ length: idx.length }, (_, i) => labels[idx[i]]);
+}
+
+async function record(o: TrainOptions, e: EvalRecord): Promise<void> {
+  await o.store.recordEval(o.runId, e);
+  o.emit({ type: 'eval', runId: o.runId, eval: e });
+}
+
+/** kNN monitor (train bank, test queries) and the collapse indicator; returns kNN accuracy. */
+async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number> {
+  const { train, test } = data;
+  const bank = await mapSplit(train, trainIdx, stats, (x) => method.encoder.features(x, false));
+  const queries = await mapSplit(test, range(test.count), stats, (x) => method.encoder.features(x, false));
+  const b = tf.tensor2d(bank.values, [trainIdx.length, bank.dim]);
+  const q = tf.tensor2d(queries.values, [test.count, queries.dim]);
+  let knn: number;
+  try {
+    knn = knnAccuracy(b, gatherLabels(train.labels, trainIdx), q, test.labels, data.classNames.length, config.eval.knnK, config.eval.knnTemperature);
+  } finally {
+    tf.dispose([b, q]);
+  }
+  await record(o, {
+    protocol: 'knn',
+    value: knn,
+    epoch,
+    details: { k: config.eval.knnK, temperature: config.eval.knnTemperature, similarity: 'cosine', features: 'encoder (pooled, before projector)', bankSplit: 'train', bankSize: trainIdx.length, querySplit: 'test', querySize: test.count, configHash: hash },
+  });
+  const sample = range(Math.min(test.count, 2048));
+  const z = await mapSplit(test, sample, stats, (x) => method.projection(x));
+  const zt = tf.tensor2d(z.values, [sample.length, z.dim]);
+  const [std, healthy] = collapseStd(zt);
+  zt.dispose();
+  await record(o, { protocol: 'collapse', value: std, epoch, details: { measure: 'mean per-dimension std of L2-normalised projector output', healthy, dims: z.dim, split: 'test', size: sample.length, configHash: hash } });
+  o.emit({ type: 'log', runId: o.runId, level: 'info', message: `epoch ${epoch}: kNN ${(knn * 100).toFixed(2)}% (k=${config.eval.knnK}), collapse std ${std.toFixed(4)} (healthy ≈ ${healthy.toFixed(4)})` });
+  return knn;
+}
+
+async function saveEmbeddings(method: Method, data: Dataset, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, o: TrainOptions): Promise<void> {
+  const idx = range(Math.min(data.test.count, config.eval.embeddingSamples));
+  const f = await mapSplit(data.test, idx, stats, (x) => method.encoder.features(x, false));
+  await o.store.recordEmbedding(o.runId, { epoch, split: 'test', dim: f.dim, vectors: f.values, labels: gatherLabels(data.test.labels, idx), indices: idx });
+}

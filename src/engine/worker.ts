@@ -1,0 +1,63 @@
+/**
+ * The training worker: one process per run, forked by the extension (or by any host) with an IPC
+ * channel. Protocol (src/core/events.ts): the host sends `start` once, then possibly `cancel`; the worker
+ * sends WorkerEvents and exits when the run has ended. SIGTERM also cancels. The worker writes its own
+ * run's rows to the store, so nothing depends on the host staying alive.
+ */
+import { resolveConfig, formatProblems } from '../core/config';
+import { isHostMessage, type HostMessage, type WorkerEvent } from '../core/events';
+import { RunStore } from '../store/store';
+import { runTraining } from './train';
+
+const cancel = { requested: false };
+let started = false;
+
+function send(e: WorkerEvent): void {
+  // The host may have gone away (window reload): the run goes on, recorded in the store.
+  if (process.connected) process.send?.(e);
+}
+
+async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number> {
+  const { config, problems } = resolveConfig(m.config);
+  if (!config) {
+    send({ type: 'failed', runId: m.runId ?? -1, error: formatProblems(problems) });
+    return 2;
+  }
+  const store = await RunStore.open(m.dbPath);
+  try {
+    const runId = m.runId ?? (await store.createRun(config, { status: 'running' }));
+    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs });
+    return outcome.status === 'failed' ? 1 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
+if (!process.send) {
+  process.stderr.write('The Contrastive Lab worker is started by the extension with an IPC channel; use `clab train` from a terminal.\n');
+  process.exit(2);
+}
+
+process.on('SIGTERM', () => {
+  cancel.requested = true;
+});
+process.on('message', (m: unknown) => {
+  if (!isHostMessage(m)) return;
+  if (m.type === 'cancel') {
+    cancel.requested = true;
+    return;
+  }
+  if (started) return;
+  started = true;
+  start(m).then(
+    (code) => {
+      process.exitCode = code;
+      process.disconnect?.();
+    },
+    (e: unknown) => {
+      send({ type: 'failed', runId: m.runId ?? -1, error: e instanceof Error ? e.message : String(e) });
+      process.exitCode = 1;
+      process.disconnect?.();
+    },
+  );
+});
