@@ -17,6 +17,9 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
+  // tfjs registers backends, kernels and gradients as import side effects, and its packages'
+  // "sideEffects" lists do not cover the Node entry points we use: honouring them drops the cpu backend.
+  ignoreAnnotations: true,
   external: ['vscode', 'sqlite3', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
 };
 
@@ -33,3 +36,11 @@ await esbuild.build({
 
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(dist, f));
+
+// The run-config JSON schema, generated from the same spec the CLI validates with, for the editor's
+// `jsonValidation` of *.clrun.json files.
+const { spawnSync } = await import('node:child_process');
+const { writeFileSync } = await import('node:fs');
+const schema = spawnSync(process.execPath, [join(dist, 'cli.js'), 'schema'], { encoding: 'utf8' });
+if (schema.status !== 0) throw new Error(`could not generate the run-config schema: ${schema.stderr}`);
+writeFileSync(join(dist, 'clrun.schema.json'), schema.stdout);

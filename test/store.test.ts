@@ -210,7 +210,8 @@ test('default database path follows the platform conventions; run folders sit be
   assert.equal(defaultDatabasePath({ XDG_DATA_HOME: 'relative' }, 'linux', home), '/home/u/.local/share/contrastive-lab/runs.db');
   assert.equal(defaultDatabasePath({}, 'darwin', '/Users/u'), '/Users/u/Library/Application Support/contrastive-lab/runs.db');
   assert.equal(defaultDatabasePath({ APPDATA: 'C:\\Users\\u\\AppData\\Roaming' }, 'win32', 'C:\\Users\\u'), 'C:\\Users\\u\\AppData\\Roaming\\contrastive-lab\\runs.db');
-  assert.equal(runFolder('/data/contrastive-lab/runs.db', 7), path.join('/data/contrastive-lab', 'runs', '7'));
+  assert.equal(runFolder('/data/contrastive-lab/runs.db', 7), path.join('/data/contrastive-lab', 'runs.artifacts', '7'));
+  assert.notEqual(runFolder('/data/a.db', 1), runFolder('/data/b.db', 1));
 });
 
 // ---- several processes ---------------------------------------------------------------------------

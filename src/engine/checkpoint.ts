@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -16,6 +16,7 @@ export async function saveCheckpoint(dir: string, vars: Map<string, tf.Variable>
   writeFileSync(join(tmp, 'weights.bin'), Buffer.from(data));
   const manifest = { format: 'contrastive-lab-checkpoint', generatedBy: 'Contrastive Lab', ...meta, weightsManifest: [{ paths: ['weights.bin'], weights: specs }] };
   writeFileSync(join(tmp, 'model.json'), JSON.stringify(manifest, null, 1));
+  rmSync(dir, { recursive: true, force: true }); // a checkpoint of the same epoch from an earlier attempt
   renameSync(tmp, dir);
   return dir;
 }

@@ -17,6 +17,11 @@ type OptimizerConfig = RunConfig['optimizer'];
 
 const decays = (v: tf.Variable) => v.rank >= 2;
 
+/** A zero-filled, non-trainable slot variable shaped like `v` (the temporary zeros tensor is freed). */
+function slot(v: tf.Variable): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zerosLike(v), false));
+}
+
 class Sgd implements Optimizer {
   private readonly velocity = new Map<string, tf.Variable>();
   constructor(
@@ -24,7 +29,7 @@ class Sgd implements Optimizer {
     private readonly cfg: OptimizerConfig,
     private readonly lars: boolean,
   ) {
-    for (const v of vars) this.velocity.set(v.name, tf.variable(tf.zerosLike(v), false));
+    for (const v of vars) this.velocity.set(v.name, slot(v));
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {
     tf.tidy(() => {
@@ -62,8 +67,8 @@ class AdamW implements Optimizer {
     private readonly eps = 1e-8,
   ) {
     for (const p of vars) {
-      this.m.set(p.name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(p.name, tf.variable(tf.zerosLike(p), false));
+      this.m.set(p.name, slot(p));
+      this.v.set(p.name, slot(p));
     }
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {

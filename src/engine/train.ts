@@ -45,7 +45,8 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   let method: Method | undefined;
   try {
     const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs, log: (m) => log(m) });
-    for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} unavailable: ${t.error}`, 'warn');
+    // With `auto`, a missing native backend is normal; a forced one that fails throws in initBackend.
+    for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} not used: ${t.error}`);
     await store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() });
     const data = o.dataset ?? loadDataset(config.dataset);
     const { train, test } = data;

@@ -338,7 +338,11 @@ export function defaultDatabasePath(env: NodeJS.ProcessEnv = process.env, platfo
   return path.posix.join(xdg, 'contrastive-lab', 'runs.db');
 }
 
-/** Where a run's files (checkpoints) go: beside the database, so moving the folder moves everything. */
+/**
+ * Where a run's files (checkpoints) go: beside the database, in a folder named after it
+ * (`runs.db` → `runs.artifacts/<id>`), so two databases in one folder never share run folders and
+ * moving the folder moves everything.
+ */
 export function runFolder(dbPath: string, runId: number): string {
-  return path.join(path.dirname(dbPath), 'runs', String(runId));
+  return path.join(path.dirname(dbPath), `${path.basename(dbPath, path.extname(dbPath))}.artifacts`, String(runId));
 }

@@ -18,7 +18,7 @@ export function knnAccuracy(
 ): number {
   const kk = Math.min(k, bank.shape[0]);
   const bankN = tf.tidy(() => l2normalize(bank));
-  const bankOneHot = tf.oneHot(tf.tensor1d(bankLabels, 'int32'), numClasses); // [N, classes]
+  const bankOneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(bankLabels, 'int32'), numClasses)); // [N, classes]
   let correct = 0;
   try {
     for (let start = 0; start < queries.shape[0]; start += chunk) {

@@ -19,7 +19,7 @@ export async function linearProbeAccuracy(
   const { mean, variance } = tf.moments(train, 0);
   const std = tf.tidy(() => tf.sqrt(tf.add(variance, 1e-6)));
   const x = tf.tidy(() => tf.div(tf.sub(train, mean), std));
-  const y = tf.oneHot(tf.tensor1d(trainLabels, 'int32'), numClasses);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), numClasses));
   const d = train.shape[1];
   const w = tf.variable(tf.zeros([d, numClasses]));
   const b = tf.variable(tf.zeros([numClasses]));
