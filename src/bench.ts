@@ -66,8 +66,8 @@ async function benchBackend(choice: BackendChoice, batch: number, steps: number,
     if (s === warmup) t0 = performance.now();
     // Random batches from the built-in set, as the peer draws random batches from Fashion-MNIST.
     const indices = Int32Array.from({ length: batch }, () => rng.int(data.train.count));
-    const v = makeViews(data.train, indices, views, stats, (k) => rng.fork(s * 8 + k));
-    await trainStep(method, vars, optimizer, { views: v, indices, step: s, epoch: 1, progress: 0 }, config.optimizer.lr);
+    const { views: v, draws } = makeViews(data.train, indices, views, stats, (k) => rng.fork(s * 8 + k));
+    await trainStep(method, vars, optimizer, { views: v, draws, indices, step: s, epoch: 1, progress: 0 }, config.optimizer.lr);
     tf.dispose(v);
   }
   const dt = (performance.now() - t0) / 1000;

@@ -156,7 +156,7 @@ for (const optimizer of ['adam', 'sgd', 'lars'] as const) {
     const opt = createOptimizer(config.optimizer, vars);
     const x = tf.randomUniform([16, 12, 12, 1], 0, 1, 'float32', 5) as tf.Tensor4D;
     const views = [augmentBatch(x, SIMCLR_AUGMENT, new Rng(1)), augmentBatch(x, SIMCLR_AUGMENT, new Rng(2))];
-    const batch: TrainBatch = { views, indices: new Int32Array(16), step: 0, epoch: 1, progress: 0 };
+    const batch: TrainBatch = { views, draws: [], indices: new Int32Array(16), step: 0, epoch: 1, progress: 0 };
     const losses: number[] = [];
     let before = 0;
     for (let i = 0; i < 6; i++) {

@@ -1,17 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AugmentParams } from '../core/augment-spec';
-import { augmentBatch } from './augment/pipeline';
+import { applyAugment, drawAugment, type AugmentDraw } from './augment/pipeline';
 import { imageBatch, normalize } from './batches';
 import type { Split } from './data/datasets';
 import type { Rng } from './data/rng';
 import type { Method, TrainBatch } from './methods/types';
 import type { Optimizer } from './optim';
 
-/** The views of one batch: load the images, augment each view with its own pipeline and seed, normalise. */
-export function makeViews(split: Split, indices: Int32Array, viewParams: AugmentParams[], stats: { mean: number[]; std: number[] }, rngFor: (view: number) => Rng): tf.Tensor4D[] {
+/**
+ * The views of one batch: load the images, augment each view with its own pipeline and seed, normalise.
+ * Also returns each view's random draws (crop boxes, flips…): PixPro matches pixels across views by them.
+ */
+export function makeViews(
+  split: Split,
+  indices: Int32Array,
+  viewParams: AugmentParams[],
+  stats: { mean: number[]; std: number[] },
+  rngFor: (view: number) => Rng,
+): { views: tf.Tensor4D[]; draws: AugmentDraw[] } {
   const raw = imageBatch(split, indices);
+  const [, h, w] = raw.shape;
   try {
-    return viewParams.map((p, v) => tf.tidy(() => normalize(augmentBatch(raw, p, rngFor(v)), stats)));
+    const draws = viewParams.map((p, v) => drawAugment(rngFor(v), indices.length, h, w, p));
+    const views = viewParams.map((p, v) => tf.tidy(() => normalize(applyAugment(raw, draws[v], p, [h, w]), stats)));
+    return { views, draws };
   } finally {
     raw.dispose();
   }

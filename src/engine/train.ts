@@ -85,8 +85,8 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         const tStep = Date.now();
         const indices = new Int32Array(batchSize);
         for (let b = 0; b < batchSize; b++) indices[b] = trainIdx[order[s * batchSize + b]];
-        const views = makeViews(train, indices, viewParams, stats, (v) => rng.fork(1_000_000 + step * 8 + v));
-        const batch: TrainBatch = { views, indices, step, epoch, progress: step / Math.max(1, totalSteps) };
+        const { views, draws } = makeViews(train, indices, viewParams, stats, (v) => rng.fork(1_000_000 + step * 8 + v));
+        const batch: TrainBatch = { views, draws, indices, step, epoch, progress: step / Math.max(1, totalSteps) };
         const lr = learningRate(config.optimizer, step, totalSteps, stepsPerEpoch);
         try {
           const loss = await trainStep(method, vars, optimizer, batch, lr);

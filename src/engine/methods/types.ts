@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../../core/config';
 import type { MethodInfo } from '../../core/methods';
+import type { AugmentDraw } from '../augment/pipeline';
 import type { Rng } from '../data/rng';
 import type { Encoder } from '../models/encoder';
 
@@ -17,6 +18,8 @@ export interface MethodContext {
 export interface TrainBatch {
   /** One tensor per view, each [B, H, W, C], normalised. */
   views: tf.Tensor4D[];
+  /** Each view's random augmentation choices (crop boxes in normalised coordinates, flips, …). */
+  draws: AugmentDraw[];
   /** Index of each image in the training set (memory banks key on it). */
   indices: Int32Array;
   step: number;

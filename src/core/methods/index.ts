@@ -1,5 +1,6 @@
-import { SIMCLR_AUGMENT, type AugmentParams } from './augment-spec';
-import type { ObjectSpec } from './spec';
+import type { AugmentParams } from '../augment-spec';
+import type { ObjectSpec } from '../spec';
+import { simclr } from './simclr';
 
 /**
  * What the editor, the CLI and the config validator know about a method, without loading TensorFlow.js:
@@ -21,21 +22,9 @@ export interface MethodInfo {
   notes?: string[];
 }
 
+/** Every method the run config accepts: one import and one entry per method. */
 export const METHOD_INFO: Record<string, MethodInfo> = {
-  simclr: {
-    id: 'simclr',
-    label: 'SimCLR',
-    paper: 'https://arxiv.org/abs/2002.05709',
-    summary: 'Two augmented views per image; NT-Xent loss with the other 2N−2 views in the batch as negatives.',
-    params: {
-      kind: 'object',
-      description: 'SimCLR hyper-parameters.',
-      fields: {
-        temperature: { kind: 'number', description: 'NT-Xent temperature τ (0.5 on CIFAR in the paper).', default: 0.5, gt: 0.001, max: 10 },
-      },
-    },
-    views: [SIMCLR_AUGMENT, SIMCLR_AUGMENT],
-  },
+  simclr,
 };
 
 export const METHOD_IDS = Object.keys(METHOD_INFO);

@@ -1,0 +1,17 @@
+import { SIMCLR_AUGMENT } from '../augment-spec';
+import type { MethodInfo } from './index';
+
+export const simclr: MethodInfo = {
+  id: 'simclr',
+  label: 'SimCLR',
+  paper: 'https://arxiv.org/abs/2002.05709',
+  summary: 'Two augmented views per image; NT-Xent loss with the other 2N−2 views in the batch as negatives.',
+  params: {
+    kind: 'object',
+    description: 'SimCLR hyper-parameters.',
+    fields: {
+      temperature: { kind: 'number', description: 'NT-Xent temperature τ (0.5 on CIFAR in the paper).', default: 0.5, gt: 0.001, max: 10 },
+    },
+  },
+  views: [SIMCLR_AUGMENT, SIMCLR_AUGMENT],
+};
