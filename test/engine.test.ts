@@ -12,6 +12,12 @@ import { collapseStd } from '../src/engine/eval/collapse';
 import { learningRate, createOptimizer } from '../src/engine/optim';
 import { methodDefinition } from '../src/engine/methods';
 import type { TrainBatch } from '../src/engine/methods/types';
+import { createEncoder } from '../src/engine/models/encoder';
+import { ParamSet } from '../src/engine/models/layers';
+import { loadCheckpoint, saveCheckpoint } from '../src/engine/checkpoint';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 before(async () => {
   await initBackend('wasm');
@@ -174,3 +180,27 @@ for (const optimizer of ['adam', 'sgd', 'lars'] as const) {
     tf.dispose([x, ...views]);
   });
 }
+
+test('encoder presets give the documented feature sizes, ResNet-18 included', () => {
+  for (const [preset, dim] of [['tiny', 64], ['small', 128], ['medium', 256], ['resnet18-cifar', 512]] as const) {
+    const ps = new ParamSet(0);
+    const enc = createEncoder(preset, 3, ps);
+    const f = tf.tidy(() => enc.features(tf.zeros([2, 32, 32, 3]) as tf.Tensor4D, false));
+    assert.deepEqual(f.shape, [2, dim], preset);
+    f.dispose();
+    ps.dispose();
+  }
+});
+
+test('a checkpoint round-trips every variable by name', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'clab-ckpt-')), 'epoch-0001');
+  const ps = new ParamSet(3);
+  createEncoder('tiny', 1, ps);
+  await saveCheckpoint(dir, ps.vars, { epoch: 1 });
+  const { tensors, meta } = loadCheckpoint(dir);
+  assert.equal(meta.epoch, 1);
+  assert.deepEqual(Object.keys(tensors).sort(), [...ps.vars.keys()].sort());
+  for (const [name, v] of ps.vars) assert.deepEqual(Array.from(tensors[name].dataSync()), Array.from(v.dataSync()), name);
+  tf.dispose(Object.values(tensors));
+  ps.dispose();
+});

@@ -32,6 +32,9 @@ export interface TrainOptions {
   dataset?: Dataset;
 }
 
+/** How often a running worker refreshes its heartbeat; the store calls a run crashed after 60 s without one. */
+const HEARTBEAT_MS = 10_000;
+
 export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; linear?: number } | { status: 'failed'; error: string };
 
 /**
@@ -43,6 +46,9 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   const { store, runId, emit } = o;
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
   let method: Method | undefined;
+  // Steps refresh the heartbeat, but evaluation on a large split takes longer than a step: beat on a
+  // timer too, so a healthy run is never shown as crashed. (It fires between batches, when we yield.)
+  const beat = setInterval(() => void store.heartbeat(runId).catch(() => undefined), HEARTBEAT_MS);
   try {
     const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs, log: (m) => log(m) });
     // With `auto`, a missing native backend is normal; a forced one that fails throws in initBackend.
@@ -166,6 +172,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     emit({ type: 'failed', runId, error });
     return { status: 'failed', error };
   } finally {
+    clearInterval(beat);
     method?.dispose();
   }
 }
