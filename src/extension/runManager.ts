@@ -1,0 +1,411 @@
+import { fork as nodeFork, type ChildProcess, type ForkOptions } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { RunConfig } from '../core/config';
+import type { HostMessage, WorkerEvent } from '../core/events';
+import { RunStore, runFolder } from '../store/store';
+import { Emitter } from './emitter';
+
+/**
+ * Starts training workers and keeps the queue. One forked worker per run; the worker writes its own run's
+ * rows, so the manager only creates the run (as `queued`), starts the worker when a slot is free, relays
+ * its IPC events for the live views, and records an end the worker could not record itself (crash, kill,
+ * a worker that never started). No `vscode` here: the extension wires it to the UI, the tests drive it
+ * with real workers.
+ */
+
+/** How to start a worker: read at each start, so a changed setting applies to the next run. */
+export interface WorkerLaunch {
+  /** The Node executable (VS Code's own by default; Electron needs ELECTRON_RUN_AS_NODE in `env`). */
+  nodePath: string;
+  workerPath: string;
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export type ForkFn = (modulePath: string, args: readonly string[], options: ForkOptions) => ChildProcess;
+
+export interface RunManagerOptions {
+  launch(): WorkerLaunch;
+  maxConcurrentRuns(): number;
+  /** Folders holding node_modules/@tensorflow/tfjs-node(-gpu), installed by Enable GPU Training. */
+  extraModuleDirs(): string[];
+  openStore?(dbPath: string): Promise<RunStore>;
+  /** After a Cancel, how long the worker may take to finish its step before it is killed. */
+  cancelTimeoutMs?: number;
+  /** Replaceable so tests can count (or refuse) spawns. */
+  fork?: ForkFn;
+}
+
+export type RunPhase = 'queued' | 'starting' | 'running' | 'stopping';
+
+export interface RunProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  epochs: number;
+  loss?: number;
+  viewsPerSecond?: number;
+}
+
+/** A run this manager owns: queued, or with a live worker. */
+export interface ActiveRun {
+  readonly runId: number;
+  readonly dbPath: string;
+  readonly config: RunConfig;
+  phase: RunPhase;
+  pid?: number;
+  backend?: string;
+  device?: string;
+  progress?: RunProgress;
+  lastKnn?: number;
+}
+
+export interface RunEnded {
+  runId: number;
+  dbPath: string;
+  config: RunConfig;
+  status: 'completed' | 'failed' | 'cancelled';
+  error?: string;
+  knn?: number;
+  linear?: number;
+}
+
+export interface StopResult {
+  kind: 'dequeued' | 'stopping' | 'signalled' | 'not-running' | 'not-found' | 'other-host' | 'gone';
+  message: string;
+}
+
+interface ManagedRun extends ActiveRun {
+  cwd?: string;
+  child?: ChildProcess;
+  cancelRequested: boolean;
+  killedAfterTimeout: boolean;
+  killTimer?: NodeJS.Timeout;
+  /** The error of a `failed` event, for a worker that could not record it (e.g. an invalid config). */
+  failedError?: string;
+  result?: { knn?: number; linear?: number };
+  settled: boolean;
+  logFile: string;
+}
+
+const key = (dbPath: string, runId: number) => `${dbPath}\0${runId}`;
+
+/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The last lines of a worker's stdout/stderr log, for an error message. */
+function tail(file: string, maxChars = 2000): string {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return text.length > maxChars ? `…${text.slice(-maxChars)}` : text;
+  } catch {
+    return '';
+  }
+}
+
+export class RunManager {
+  private readonly runs = new Map<string, ManagedRun>();
+  private readonly queue: ManagedRun[] = [];
+  private readonly stores = new Map<string, Promise<RunStore>>();
+  private disposed = false;
+
+  private readonly changed = new Emitter<ActiveRun>();
+  private readonly workerEvent = new Emitter<{ run: ActiveRun; event: WorkerEvent }>();
+  private readonly output = new Emitter<{ run: ActiveRun; text: string }>();
+  private readonly ended = new Emitter<RunEnded>();
+  /** A run was queued, started, made progress, or ended. */
+  readonly onDidChange = this.changed.event;
+  /** Every event a worker sends (log lines, steps, evaluations…). */
+  readonly onWorkerEvent = this.workerEvent.event;
+  /** What a worker printed to stdout/stderr (outside the protocol), delivered when it exits. */
+  readonly onOutput = this.output.event;
+  readonly onDidEnd = this.ended.event;
+
+  constructor(private readonly opts: RunManagerOptions) {}
+
+  private store(dbPath: string): Promise<RunStore> {
+    let s = this.stores.get(dbPath);
+    if (!s) {
+      s = (this.opts.openStore ?? ((p: string) => RunStore.open(p)))(dbPath);
+      s.catch(() => this.stores.delete(dbPath));
+      this.stores.set(dbPath, s);
+    }
+    return s;
+  }
+
+  /** Runs owned by this manager, queued ones last. */
+  active(): ActiveRun[] {
+    return [...this.runs.values()].sort((a, b) => Number(a.phase === 'queued') - Number(b.phase === 'queued') || a.runId - b.runId);
+  }
+
+  get(dbPath: string, runId: number): ActiveRun | undefined {
+    return this.runs.get(key(dbPath, runId));
+  }
+
+  private runningCount(): number {
+    return [...this.runs.values()].filter((r) => r.phase !== 'queued').length;
+  }
+
+  /**
+   * Records the run as queued (so every window and the CLI see it at once) and starts it when a slot is
+   * free. `cwd` is the worker's working directory (relative dataset paths are resolved before this).
+   */
+  async enqueue(config: RunConfig, opts: { dbPath: string; cwd?: string }): Promise<number> {
+    if (this.disposed) throw new Error('the run manager has been shut down');
+    const store = await this.store(opts.dbPath);
+    const runId = await store.createRun(config, { status: 'queued' });
+    const run: ManagedRun = {
+      runId,
+      dbPath: opts.dbPath,
+      config,
+      cwd: opts.cwd,
+      phase: 'queued',
+      cancelRequested: false,
+      killedAfterTimeout: false,
+      settled: false,
+      logFile: join(runFolder(opts.dbPath, runId), 'worker.log'),
+    };
+    this.runs.set(key(opts.dbPath, runId), run);
+    this.queue.push(run);
+    this.changed.fire(run);
+    this.schedule();
+    return runId;
+  }
+
+  private schedule(): void {
+    if (this.disposed) return;
+    const max = Math.max(1, Math.floor(this.opts.maxConcurrentRuns()) || 1);
+    while (this.queue.length && this.runningCount() < max) {
+      const run = this.queue.shift()!;
+      run.phase = 'starting';
+      void this.start(run);
+    }
+  }
+
+  private async start(run: ManagedRun): Promise<void> {
+    try {
+      // Cancelled or deleted from another window (or the CLI) while it waited here: do not train it.
+      const row = await (await this.store(run.dbPath)).getRun(run.runId);
+      if (!row || row.status !== 'queued') {
+        const status = row?.status === 'completed' || row?.status === 'failed' ? row.status : 'cancelled';
+        return this.settle(run, { status, error: row?.error ?? undefined });
+      }
+    } catch {
+      // The store will be consulted again when the worker ends; starting is still right.
+    }
+    const launch = this.opts.launch();
+    let child: ChildProcess;
+    let logFd: number | undefined;
+    try {
+      mkdirSync(runFolder(run.dbPath, run.runId), { recursive: true });
+      // stdout/stderr go to a file, not a pipe: the worker keeps running (and printing) after a window
+      // reload, and a pipe with nobody reading would break it. The file also explains a crash.
+      logFd = openSync(run.logFile, 'a');
+      child = (this.opts.fork ?? nodeFork)(launch.workerPath, [], {
+        execPath: launch.nodePath,
+        execArgv: launch.execArgv ?? [],
+        cwd: run.cwd,
+        env: launch.env,
+        stdio: ['ignore', logFd, logFd, 'ipc'],
+        // Its own process group on POSIX, so the run outlives the window that started it.
+        detached: process.platform !== 'win32',
+      });
+    } catch (e) {
+      return this.settle(run, { status: 'failed', error: `could not start the training worker with ${launch.nodePath}: ${(e as Error).message}` });
+    } finally {
+      if (logFd !== undefined) closeSync(logFd);
+    }
+    run.child = child;
+    run.pid = child.pid;
+    child.on('message', (m: WorkerEvent) => this.onMessage(run, m));
+    child.on('error', (e) => {
+      // Only a failed spawn ends the run here; other errors (a send after exit) are followed by 'exit'.
+      if (child.pid === undefined) void this.onExit(run, null, null, `could not start the training worker with ${launch.nodePath}: ${e.message}`);
+    });
+    child.on('exit', (code, signal) => void this.onExit(run, code, signal));
+    const start: HostMessage = { type: 'start', config: run.config, dbPath: run.dbPath, runId: run.runId, extraModuleDirs: this.opts.extraModuleDirs() };
+    if (child.pid !== undefined) child.send(start, () => undefined);
+    // Cancel pressed while the worker was being forked.
+    if (run.cancelRequested) this.sendCancel(run);
+    this.changed.fire(run);
+  }
+
+  private onMessage(run: ManagedRun, e: WorkerEvent): void {
+    switch (e.type) {
+      case 'started':
+        if (run.phase === 'starting') run.phase = 'running';
+        run.backend = e.backend;
+        run.device = e.device;
+        run.progress = { step: 0, totalSteps: e.totalSteps, epoch: 0, epochs: run.config.epochs };
+        break;
+      case 'step':
+        run.progress = { ...(run.progress ?? { totalSteps: 0, epochs: run.config.epochs }), step: e.step + 1, epoch: e.epoch, loss: e.loss, viewsPerSecond: e.viewsPerSecond };
+        break;
+      case 'eval':
+        if (e.eval.protocol === 'knn') run.lastKnn = e.eval.value;
+        break;
+      case 'finished':
+        run.result = { knn: e.knn, linear: e.linear };
+        break;
+      case 'failed':
+        run.failedError = e.error;
+        break;
+    }
+    this.workerEvent.fire({ run, event: e });
+    if (e.type !== 'log' && e.type !== 'checkpoint') this.changed.fire(run);
+  }
+
+  private async onExit(run: ManagedRun, code: number | null, signal: NodeJS.Signals | null, spawnError?: string): Promise<void> {
+    if (run.settled) return;
+    clearTimeout(run.killTimer);
+    const printed = tail(run.logFile);
+    if (printed.trim()) this.output.fire({ run, text: printed });
+    let status: RunEnded['status'] = 'failed';
+    let error: string | undefined;
+    try {
+      const store = await this.store(run.dbPath);
+      const row = await store.getRun(run.runId);
+      if (row && (row.status === 'queued' || row.status === 'running')) {
+        // The worker ended without recording the end: record it, with the best explanation we have.
+        if (run.cancelRequested && !spawnError) {
+          status = 'cancelled';
+          if (run.killedAfterTimeout) error = `the worker did not stop within ${this.cancelTimeoutMs / 1000} s of Cancel and was killed`;
+        } else {
+          const how = spawnError ?? (signal ? `the training worker was killed (${signal})` : `the training worker exited with code ${code}`);
+          error = run.failedError ?? (printed.trim() ? `${how}:\n${printed.trim()}` : how);
+        }
+        await store.finishRun(run.runId, status, error);
+      } else if (row) {
+        status = row.status === 'completed' || row.status === 'cancelled' ? row.status : 'failed';
+        error = row.error ?? undefined;
+      } else {
+        status = 'cancelled'; // deleted while it ran
+      }
+    } catch (e) {
+      error = `${spawnError ?? run.failedError ?? 'the training worker ended'}; its end could not be recorded: ${(e as Error).message}`;
+    }
+    this.settle(run, { status, error, ...run.result });
+  }
+
+  private settle(run: ManagedRun, end: Omit<RunEnded, 'runId' | 'dbPath' | 'config'>): void {
+    if (run.settled) return;
+    run.settled = true;
+    clearTimeout(run.killTimer);
+    this.runs.delete(key(run.dbPath, run.runId));
+    const i = this.queue.indexOf(run);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.ended.fire({ runId: run.runId, dbPath: run.dbPath, config: run.config, ...end });
+    this.changed.fire(run);
+    this.schedule();
+  }
+
+  private get cancelTimeoutMs(): number {
+    return this.opts.cancelTimeoutMs ?? 15_000;
+  }
+
+  private sendCancel(run: ManagedRun): void {
+    const child = run.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (child.connected) child.send({ type: 'cancel' } satisfies HostMessage, () => undefined);
+    else child.kill('SIGTERM'); // the worker treats SIGTERM as Cancel too
+    run.killTimer = setTimeout(() => {
+      run.killedAfterTimeout = true;
+      child.kill('SIGKILL');
+    }, this.cancelTimeoutMs);
+  }
+
+  /**
+   * Stops a run: a queued one leaves the queue (recorded cancelled); a running one gets Cancel over IPC
+   * and is killed if it has not stopped after the timeout. A run started elsewhere (the CLI, another or
+   * an earlier window) on this machine gets SIGTERM, which its worker and the CLI treat as Cancel.
+   */
+  async stop(dbPath: string, runId: number): Promise<StopResult> {
+    const run = this.runs.get(key(dbPath, runId));
+    if (!run) return this.stopExternal(dbPath, runId);
+    if (run.phase === 'queued') {
+      run.cancelRequested = true;
+      await (await this.store(dbPath)).finishRun(runId, 'cancelled').catch(() => undefined);
+      this.settle(run, { status: 'cancelled' });
+      return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
+    }
+    if (!run.cancelRequested) {
+      run.cancelRequested = true;
+      run.phase = 'stopping';
+      this.sendCancel(run);
+      this.changed.fire(run);
+    }
+    return { kind: 'stopping', message: `run ${runId} is stopping after its current step` };
+  }
+
+  private async stopExternal(dbPath: string, runId: number): Promise<StopResult> {
+    const store = await this.store(dbPath);
+    const row = await store.getRun(runId);
+    if (!row) return { kind: 'not-found', message: `there is no run ${runId}` };
+    if (row.status === 'queued') {
+      // Queued in another window: its manager re-checks the store before starting, and will skip it.
+      await store.finishRun(runId, 'cancelled');
+      return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
+    }
+    if (row.status !== 'running') return { kind: 'not-running', message: `run ${runId} is not running (${row.status})` };
+    if (row.host && row.host !== hostname()) return { kind: 'other-host', message: `run ${runId} runs on ${row.host}; stop it there` };
+    // A stale heartbeat and no process: it crashed. (Never signal a pid we cannot vouch for: it may be reused.)
+    if (!row.pid || (row.displayStatus === 'crashed' && !isProcessAlive(row.pid))) {
+      await store.finishRun(runId, 'failed', 'the worker stopped without recording an end (crashed or killed)');
+      return { kind: 'gone', message: `run ${runId}'s worker is gone; the run is now recorded as failed` };
+    }
+    try {
+      process.kill(row.pid, 'SIGTERM');
+    } catch {
+      await store.finishRun(runId, 'failed', 'the worker stopped without recording an end (crashed or killed)');
+      return { kind: 'gone', message: `run ${runId}'s worker is gone; the run is now recorded as failed` };
+    }
+    return { kind: 'signalled', message: `run ${runId} (process ${row.pid}) was asked to stop after its current step` };
+  }
+
+  /** Resolves when no run of this manager is queued or running (tests, shutdown). */
+  whenIdle(): Promise<void> {
+    if (!this.runs.size) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sub = this.onDidEnd(() => {
+        if (!this.runs.size) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /**
+   * Window closing: queued runs are recorded as cancelled (nobody will start them); running workers are
+   * let go and keep training, their progress still recorded in the store for the next window to show.
+   */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    for (const run of [...this.queue]) {
+      await (await this.store(run.dbPath)).finishRun(run.runId, 'cancelled', 'the window closed before the run started').catch(() => undefined);
+      this.settle(run, { status: 'cancelled', error: 'the window closed before the run started' });
+    }
+    for (const run of this.runs.values()) {
+      if (run.cancelRequested) continue; // let the kill timer finish a Cancel the user asked for
+      run.child?.removeAllListeners('message');
+      if (run.child?.connected) run.child.disconnect();
+      run.child?.unref();
+    }
+    this.changed.dispose();
+    this.workerEvent.dispose();
+    this.output.dispose();
+    this.ended.dispose();
+    const stores = [...this.stores.values()];
+    this.stores.clear();
+    await Promise.all(stores.map((s) => s.then((st) => st.close()).catch(() => undefined)));
+  }
+}
