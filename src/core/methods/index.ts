@@ -1,6 +1,11 @@
 import type { AugmentParams } from '../augment-spec';
 import type { ObjectSpec } from '../spec';
+import { byol } from './byol';
+import { instdisc } from './instdisc';
+import { mocov1 } from './mocov1';
+import { mocov2 } from './mocov2';
 import { simclr } from './simclr';
+import { simsiam } from './simsiam';
 
 /**
  * What the editor, the CLI and the config validator know about a method, without loading TensorFlow.js:
@@ -25,6 +30,11 @@ export interface MethodInfo {
 /** Every method the run config accepts: one import and one entry per method. */
 export const METHOD_INFO: Record<string, MethodInfo> = {
   simclr,
+  mocov1,
+  mocov2,
+  byol,
+  simsiam,
+  instdisc,
 };
 
 export const METHOD_IDS = Object.keys(METHOD_INFO);

@@ -1,0 +1,25 @@
+import type { MethodInfo } from './index';
+import { MOCO_V2_AUGMENT } from './recipes';
+
+export const simsiam: MethodInfo = {
+  id: 'simsiam',
+  label: 'SimSiam',
+  paper: 'https://arxiv.org/abs/2011.10566',
+  summary: 'Shared encoder, bottleneck predictor, stop-gradient on the other view; no negatives, no momentum encoder.',
+  params: {
+    kind: 'object',
+    description: 'SimSiam hyper-parameters.',
+    fields: {
+      predictorHidden: { kind: 'integer', description: 'Bottleneck width of the predictor h (paper 512 for a 2048-d output: a quarter).', default: 128, min: 1, max: 16384 },
+      projectorLayers: { kind: 'integer', description: 'Layers of the projection MLP, each fc followed by BN (paper: 3).', default: 3, min: 2, max: 3 },
+    },
+  },
+  views: [MOCO_V2_AUGMENT, MOCO_V2_AUGMENT],
+  overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 512, out: 512 } },
+  notes: [
+    'SGD with momentum 0.9 and cosine decay as in the paper; lr 0.03 and weight decay 5e-4 are its CIFAR recipe (lr 0.03·B/256) at batch 256.',
+    'Projection and prediction widths are a quarter of the paper’s (2048 → 512, predictor bottleneck 512 → 128), keeping its 4:1 bottleneck.',
+    'The predictor follows the same cosine learning-rate schedule: the official code can keep its lr fixed (--fix-pred-lr, +0.4% in the paper’s Table 1), which needs per-variable learning rates the engine’s optimizer does not have.',
+    'The collapse monitor is the std of the L2-normalised projector output z (the paper’s §4.1 measure), recorded every kNN epoch: ≈ 1/√d when healthy, 0 when collapsed.',
+  ],
+};
