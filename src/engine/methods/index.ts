@@ -1,9 +1,18 @@
 import type { MethodDefinition } from './types';
+import { byol } from './byol';
+import { instdisc } from './instdisc';
+import { mocov1, mocov2 } from './moco';
 import { simclr } from './simclr';
+import { simsiam } from './simsiam';
 
 /** Every trainable method: adding one is its file plus one line here (and its entry in core/methods.ts). */
 export const METHODS: Record<string, MethodDefinition> = {
   simclr,
+  mocov1,
+  mocov2,
+  byol,
+  simsiam,
+  instdisc,
 };
 
 export function methodDefinition(id: string): MethodDefinition {
