@@ -6,15 +6,25 @@ import type { RunStore } from '../store/store';
 /** RFC 4180 quoting for the few text fields we write. */
 const csvCell = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
+/** Where exportRun reports: the terminal for the CLI, an output channel and a message in the editor. */
+export interface ExportReport {
+  info(message: string): void;
+  error(message: string): void;
+}
+const terminal: ExportReport = {
+  info: (m) => process.stdout.write(`${m}\n`),
+  error: (m) => process.stderr.write(`clab export: ${m}\n`),
+};
+
 /**
  * Writes `metrics.csv` (step, epoch, name, value, wall time), `evals.csv`, and the chosen epoch's
  * embeddings as TensorBoard Embedding Projector files: `embeddings.tsv` (one vector per line) and
  * `metadata.tsv` (a header row, then label, class name and sample index per line).
  */
-export async function exportRun(store: RunStore, id: number, outDir: string, epoch?: number): Promise<number> {
+export async function exportRun(store: RunStore, id: number, outDir: string, epoch?: number, report: ExportReport = terminal): Promise<number> {
   const run = await store.getRun(id);
   if (!run) {
-    process.stderr.write(`clab export: no run ${id} in ${store.path}\n`);
+    report.error(`no run ${id} in ${store.path}`);
     return 1;
   }
   mkdirSync(outDir, { recursive: true });
@@ -28,7 +38,7 @@ export async function exportRun(store: RunStore, id: number, outDir: string, epo
   const infos = await store.listEmbeddings(id);
   const info = epoch === undefined ? infos[infos.length - 1] : infos.filter((e) => e.epoch === epoch).pop();
   if (epoch !== undefined && !info) {
-    process.stderr.write(`clab export: run ${id} has no embeddings for epoch ${epoch} (saved: ${infos.map((e) => e.epoch).join(', ') || 'none'})\n`);
+    report.error(`run ${id} has no embeddings for epoch ${epoch} (saved: ${infos.map((e) => e.epoch).join(', ') || 'none'})`);
     return 1;
   }
   if (info) {
@@ -44,6 +54,6 @@ export async function exportRun(store: RunStore, id: number, outDir: string, epo
     writeFileSync(join(outDir, 'metadata.tsv'), `${meta.join('\n')}\n`);
     written.push(`embeddings.tsv (epoch ${e.epoch}, ${e.count}×${e.dim})`, 'metadata.tsv');
   }
-  process.stdout.write(`exported run ${id} to ${outDir}: ${written.join(', ')}\n`);
+  report.info(`exported run ${id} to ${outDir}: ${written.join(', ')}`);
   return 0;
 }
