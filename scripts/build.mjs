@@ -34,6 +34,14 @@ await esbuild.build({
   banner: { js: '#!/usr/bin/env node' },
 });
 
+// The VS Code extension (host side): loaded by the extension host, so no shebang; `vscode` is provided
+// by the host at run time. It never loads tfjs: training happens in dist/worker.js.
+await esbuild.build({
+  ...common,
+  entryPoints: { extension: join(root, 'src/extension/extension.ts') },
+  outdir: dist,
+});
+
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(dist, f));
 

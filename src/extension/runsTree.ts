@@ -1,0 +1,212 @@
+import { hostname } from 'node:os';
+import * as vscode from 'vscode';
+import type { RunRow } from '../store/types';
+import type { RunManager } from './runManager';
+import {
+  contextValue,
+  describeRun,
+  filterSummary,
+  groupRuns,
+  isFiltered,
+  matchesFilter,
+  NO_FILTER,
+  statusIcon,
+  toViews,
+  tooltipMarkdown,
+  viewSignature,
+  type GroupBy,
+  type RunFilter,
+  type RunGroup,
+  type RunView,
+} from './runsModel';
+import { isProcessAlive } from './runManager';
+import type { StoreHolder } from './storeHolder';
+
+export type RunsNode = { kind: 'group'; group: RunGroup } | { kind: 'run'; view: RunView } | { kind: 'message'; text: string; command?: vscode.Command };
+
+const POLL_MS = 2000;
+const GROUP_KEY = 'contrastiveLab.runs.groupBy';
+const FILTER_KEY = 'contrastiveLab.runs.filter';
+
+/**
+ * The Runs view. The store is polled every 2 s (runs from the CLI or another window appear within
+ * seconds); the run manager's events redraw runs this window started as soon as they make progress.
+ */
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<RunsNode | undefined>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly loaded = new vscode.EventEmitter<RunView[]>();
+  /** After every poll: the status bar counts live runs from here. */
+  readonly onDidLoad = this.loaded.event;
+
+  private rows: RunRow[] = [];
+  private views: RunView[] = [];
+  private signature = '';
+  private timer?: NodeJS.Timeout;
+  private redrawTimer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly liveness = { host: hostname(), isAlive: isProcessAlive };
+  groupBy: GroupBy;
+  filter: RunFilter;
+  treeView?: vscode.TreeView<RunsNode>;
+
+  constructor(
+    private readonly stores: StoreHolder,
+    private readonly manager: RunManager,
+    private readonly memento: { workspace: vscode.Memento; global: vscode.Memento },
+    private readonly hasLog: (runId: number) => boolean,
+  ) {
+    this.groupBy = memento.global.get<GroupBy>(GROUP_KEY, 'none');
+    this.filter = { ...NO_FILTER, ...memento.workspace.get<Partial<RunFilter>>(FILTER_KEY, {}) };
+    this.subscriptions.push(
+      this.changed,
+      this.loaded,
+      manager.onDidChange(() => this.redrawSoon()),
+      // A run that ended changes its row (status, final kNN): read it now rather than at the next poll.
+      manager.onDidEnd(() => void this.refresh()),
+    );
+  }
+
+  attach(view: vscode.TreeView<RunsNode>): void {
+    this.treeView = view;
+    this.updateViewChrome();
+  }
+
+  start(): void {
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), POLL_MS);
+  }
+
+  /** All runs as last read (unfiltered), newest first. */
+  all(): RunView[] {
+    return this.views;
+  }
+
+  find(id: number): RunView | undefined {
+    return this.views.find((v) => v.row.id === id);
+  }
+
+  /** Reads the store; redraws only if something the view shows has changed. */
+  refresh(force = false): Promise<void> {
+    // One read at a time: a slow disk must not pile up polls.
+    this.refreshing ??= this.load(force).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async load(force: boolean): Promise<void> {
+    try {
+      const store = await this.stores.get();
+      this.rows = await store.listRuns();
+      await vscode.commands.executeCommand('setContext', 'contrastiveLab.databaseError', false);
+    } catch (e) {
+      this.rows = [];
+      await vscode.commands.executeCommand('setContext', 'contrastiveLab.databaseError', true);
+      if (this.treeView) this.treeView.message = `Could not open the run database: ${(e as Error).message}`;
+    }
+    await vscode.commands.executeCommand('setContext', 'contrastiveLab.runsLoaded', true);
+    this.recompute(force);
+  }
+
+  private recompute(force = false): void {
+    const dbPath = this.stores.path;
+    this.views = toViews(this.rows, (id) => this.manager.get(dbPath, id), this.liveness);
+    const sig = `${this.groupBy}\n${JSON.stringify(this.filter)}\n${viewSignature(this.views)}`;
+    this.loaded.fire(this.views);
+    if (!force && sig === this.signature) return;
+    this.signature = sig;
+    this.updateViewChrome();
+    this.changed.fire(undefined);
+  }
+
+  /** Live progress arrives several times a second: redraw at most every 500 ms. */
+  private redrawSoon(): void {
+    if (this.redrawTimer) return;
+    this.redrawTimer = setTimeout(() => {
+      this.redrawTimer = undefined;
+      this.recompute();
+    }, 500);
+  }
+
+  setGroupBy(by: GroupBy): void {
+    this.groupBy = by;
+    void this.memento.global.update(GROUP_KEY, by);
+    void vscode.commands.executeCommand('setContext', 'contrastiveLab.groupBy', by);
+    this.recompute(true);
+  }
+
+  setFilter(f: RunFilter): void {
+    this.filter = f;
+    void this.memento.workspace.update(FILTER_KEY, f);
+    this.recompute(true);
+  }
+
+  private updateViewChrome(): void {
+    void vscode.commands.executeCommand('setContext', 'contrastiveLab.runsFiltered', isFiltered(this.filter));
+    if (!this.treeView) return;
+    const shown = this.views.filter((v) => matchesFilter(v, this.filter)).length;
+    this.treeView.description = isFiltered(this.filter) ? `${shown} of ${this.views.length}` : undefined;
+    if (!this.stores.lastError) this.treeView.message = filterSummary(this.filter);
+  }
+
+  getChildren(node?: RunsNode): RunsNode[] {
+    if (node?.kind === 'group') return node.group.runs.map((view) => ({ kind: 'run', view }));
+    if (node) return [];
+    // Empty only when there are no runs at all, so the welcome view (New Run) shows then and only then.
+    if (!this.views.length) return [];
+    const shown = this.views.filter((v) => matchesFilter(v, this.filter));
+    if (!shown.length) return [{ kind: 'message', text: 'No runs match the filter', command: { command: 'contrastiveLab.clearRunFilter', title: 'Clear Filter' } }];
+    if (this.groupBy === 'none') return shown.map((view) => ({ kind: 'run', view }));
+    return groupRuns(shown, this.groupBy).map((group) => ({ kind: 'group', group }));
+  }
+
+  getParent(node: RunsNode): RunsNode | undefined {
+    if (node.kind !== 'run' || this.groupBy === 'none') return undefined;
+    const groups = groupRuns(
+      this.views.filter((v) => matchesFilter(v, this.filter)),
+      this.groupBy,
+    );
+    const group = groups.find((g) => g.runs.some((v) => v.row.id === node.view.row.id));
+    return group && { kind: 'group', group };
+  }
+
+  getTreeItem(node: RunsNode): vscode.TreeItem {
+    if (node.kind === 'message') {
+      const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
+      item.iconPath = new vscode.ThemeIcon('filter');
+      item.command = node.command;
+      return item;
+    }
+    if (node.kind === 'group') {
+      const item = new vscode.TreeItem(node.group.label, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `group:${node.group.key}`;
+      item.description = String(node.group.runs.length);
+      item.contextValue = 'runGroup';
+      return item;
+    }
+    const { view } = node;
+    const item = new vscode.TreeItem(view.row.starred ? `★ ${view.row.name}` : view.row.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `run:${view.row.id}`;
+    item.description = describeRun(view);
+    const tooltip = new vscode.MarkdownString(tooltipMarkdown(view));
+    tooltip.supportThemeIcons = false;
+    item.tooltip = tooltip;
+    const icon = statusIcon(view.status);
+    item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+    item.contextValue = contextValue(view, this.hasLog(view.row.id));
+    item.accessibilityInformation = { label: `${view.row.name}, ${view.status}, ${describeRun(view)}` };
+    return item;
+  }
+
+  async reveal(runId: number): Promise<void> {
+    await this.refresh();
+    const view = this.find(runId);
+    if (view && this.treeView?.visible) await this.treeView.reveal({ kind: 'run', view }, { select: true, focus: false }).then(undefined, () => undefined);
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.redrawTimer);
+    for (const d of this.subscriptions) d.dispose();
+  }
+}
