@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import childProcess, { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type * as vscode from 'vscode';
 import { MapMemento, stub, Uri, commands, type Prompt } from './fixtures/vscode-stub';
@@ -108,6 +108,16 @@ describe('activation', () => {
     assert.equal(stub.contexts.get('contrastiveLab.databaseError'), false);
     assert.deepEqual(children(), []);
   });
+});
+
+test('the built dist/extension.js activates, trains a run with dist/worker.js, and unregisters everything when disposed', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'vscode-stub', 'activate-bundle.ts')], { encoding: 'utf8', timeout: 240_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { registered: string[]; runId: number; status: string; error?: string; left: number };
+  assert.equal(out.registered.length, pkg.contributes.commands.length);
+  assert.equal(out.runId, 1);
+  assert.equal(out.status, 'completed', out.error);
+  assert.equal(out.left, 0, 'commands still registered after the subscriptions were disposed');
 });
 
 describe('Restricted Mode', () => {
@@ -273,6 +283,31 @@ describe('managing recorded runs', () => {
     assert.deepEqual(await store.listRuns(), []);
     assert.equal(existsSync(runFolder(dbPath, id)), false);
     assert.equal(existsSync(runFolder(dbPath, newest.row.id)), false);
+    await store.close();
+  });
+
+  test('after a reload, runs the store says are running show as running or crashed by their worker process', async () => {
+    const store = await RunStore.open(dbPath);
+    const { resolveConfig } = await import('../src/core/config');
+    const config = resolveConfig(tinyConfig).config!;
+    const alive = await store.createRun({ ...config, name: 'from the CLI' }, { status: 'running' });
+    await store.markRunning(alive, { backend: 'wasm', device: 'cpu', versions: {}, pid: process.pid, host: hostname() });
+    const dead = await store.createRun({ ...config, name: 'window closed, worker killed' }, { status: 'running' });
+    await store.markRunning(dead, { backend: 'wasm', device: 'cpu', versions: {}, pid: 2 ** 22 + 12345, host: hostname() });
+    await s.tree.refresh(true);
+    const items = runNodes().map((n) => s.tree.getTreeItem(n));
+    assert.deepEqual(
+      items.map((i) => [i.label, (i.iconPath as { id: string }).id]),
+      [
+        ['window closed, worker killed', 'warning'],
+        ['from the CLI', 'loading~spin'],
+      ],
+    );
+    assert.match((items[1].tooltip as { value: string }).value, /Started outside this window/);
+    assert.match(String(items[1].contextValue), /\blive\b/, 'Stop is offered for a run started elsewhere');
+    assert.ok(stub.statusBar.some((b) => b.visible && /1 run/.test(b.text)));
+    await store.finishRun(alive, 'completed');
+    await store.finishRun(dead, 'failed', 'crashed');
     await store.close();
   });
 

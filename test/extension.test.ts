@@ -136,12 +136,16 @@ describe('run manager with real workers', () => {
     await store.close();
   });
 
-  test('two slots run two workers side by side', async () => {
+  test('raising max concurrent runs starts the waiting run: two workers side by side', async () => {
     const dbPath = join(tmp, 'two.db');
-    const h = manager({ maxConcurrentRuns: () => 2, cancelTimeoutMs: 60_000 });
+    let max = 1;
+    const h = manager({ maxConcurrentRuns: () => max, cancelTimeoutMs: 60_000 });
     toDispose.push(h.m);
     const a = await h.m.enqueue(long(), { dbPath });
     const b = await h.m.enqueue(long(), { dbPath });
+    assert.equal(h.m.get(dbPath, b)?.phase, 'queued');
+    max = 2; // the setting changed
+    h.m.reschedule();
     await Promise.all([h.stepOf(a), h.stepOf(b)]);
     assert.equal(h.maxAlive(), 2);
     await h.m.stop(dbPath, a);

@@ -87,6 +87,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     ...Object.entries(commands).map(([id, fn]) => vscode.commands.registerCommand(id, report(log, id, fn))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.databasePath`)) void tree.refresh(true);
+      if (e.affectsConfiguration(`${SECTION}.maxConcurrentRuns`)) manager.reschedule();
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void tree.refresh(true)),
     { dispose: () => void stores.dispose() },

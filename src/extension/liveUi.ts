@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { WorkerEvent } from '../core/events';
 import type { ActiveRun, RunEnded, RunManager } from './runManager';
-import { isLive, percent, progressText, type RunView } from './runsModel';
+import { escapeMd, isLive, percent, progressText, type RunView } from './runsModel';
 import type { RunsTreeProvider } from './runsTree';
 
 /**
@@ -153,7 +153,7 @@ export class LiveUi implements vscode.Disposable {
     const running = live.filter((v) => v.status !== 'queued').length;
     const queued = live.length - running;
     this.statusItem.text = `$(loading~spin) ${running} run${running === 1 ? '' : 's'}${queued ? `, ${queued} queued` : ''}`;
-    const md = new vscode.MarkdownString(`**Contrastive Lab**  \n${live.map((v) => `${v.row.name}: ${progressText(v) ?? v.status}`).join('  \n')}`);
+    const md = new vscode.MarkdownString(`**Contrastive Lab**  \n${live.map((v) => `${escapeMd(v.row.name)}: ${progressText(v) ?? v.status}`).join('  \n')}`);
     this.statusItem.tooltip = md;
     this.statusItem.accessibilityInformation = { label: `Contrastive Lab: ${running} runs training, ${queued} queued` };
     this.statusItem.show();

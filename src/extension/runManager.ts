@@ -181,6 +181,11 @@ export class RunManager {
     return runId;
   }
 
+  /** Starts queued runs if slots are free (after maxConcurrentRuns was raised). */
+  reschedule(): void {
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.disposed) return;
     const max = Math.max(1, Math.floor(this.opts.maxConcurrentRuns()) || 1);

@@ -140,7 +140,7 @@ export function describeRun(v: RunView): string {
 }
 
 // Enough to keep a run's name or note from turning into emphasis, links or HTML.
-const escapeMd = (s: string) => s.replace(/[\\`*_[\]<>|]/g, '\\$&');
+export const escapeMd = (s: string) => s.replace(/[\\`*_[\]<>|]/g, '\\$&');
 const when = (ms: number | null) => (ms === null ? undefined : new Date(ms).toLocaleString());
 
 /** The tooltip as Markdown: enough of the config to tell two runs apart without opening anything. */
@@ -165,6 +165,7 @@ export function tooltipMarkdown(v: RunView): string {
     v.live?.progress?.loss !== undefined ? `Loss: ${v.live.progress.loss.toFixed(4)} · ${Math.round(v.live.progress.viewsPerSecond ?? 0)} views/s` : undefined,
     `Config hash \`${row.configHash}\` · created ${when(row.createdAt)}${row.finishedAt ? ` · finished ${when(row.finishedAt)}` : ''}`,
     row.host ? `Host ${escapeMd(row.host)}${row.pid ? `, process ${row.pid}` : ''}` : undefined,
+    v.status === 'running' && !v.live ? '_Started outside this window (the CLI, another window, or before a reload); Stop asks its worker to stop._' : undefined,
     row.error ? `\n**Error:** ${escapeMd(row.error.split('\n')[0])}` : undefined,
     row.note ? `\n**Note:** ${escapeMd(row.note)}` : undefined,
   ];
