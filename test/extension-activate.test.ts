@@ -311,6 +311,23 @@ describe('managing recorded runs', () => {
     await store.close();
   });
 
+  test('a database that cannot be opened is reported in the view, and the view recovers when the setting is fixed', async () => {
+    const notADb = join(tmp, 'notes.txt');
+    writeFileSync(notADb, 'not a database, just text that is long enough to have a header page '.repeat(20));
+    stub.config.set('contrastiveLab.databasePath', notADb);
+    try {
+      await s.tree.refresh(true);
+      assert.equal(stub.contexts.get('contrastiveLab.databaseError'), true);
+      assert.match(String(stub.treeViews.get('contrastiveLab.runs')!.view.message), /Could not open the run database/);
+      assert.deepEqual(children(), []);
+    } finally {
+      stub.config.set('contrastiveLab.databasePath', dbPath);
+    }
+    await s.tree.refresh(true);
+    assert.equal(stub.contexts.get('contrastiveLab.databaseError'), false);
+    assert.equal(stub.treeViews.get('contrastiveLab.runs')!.view.message, undefined);
+  });
+
   test('Enable GPU Training without npm says how to get it', async () => {
     stub.reset();
     stub.config.set('contrastiveLab.npmPath', join(tmp, 'no-npm-here'));

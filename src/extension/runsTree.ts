@@ -45,6 +45,9 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private timer?: NodeJS.Timeout;
   private redrawTimer?: NodeJS.Timeout;
   private refreshing?: Promise<void>;
+  private again?: Promise<void>;
+  private dbError?: string;
+  private readonly contexts = new Map<string, unknown>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly liveness = { host: hostname(), isAlive: isProcessAlive };
   groupBy: GroupBy;
@@ -89,23 +92,37 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   /** Reads the store; redraws only if something the view shows has changed. */
   refresh(force = false): Promise<void> {
-    // One read at a time: a slow disk must not pile up polls.
-    this.refreshing ??= this.load(force).finally(() => (this.refreshing = undefined));
+    // One read at a time, so a slow disk does not pile up polls; a refresh asked for during a read
+    // (after a rename, say) gets a fresh read once that one is done, not the stale result.
+    if (this.refreshing) {
+      this.again ??= this.refreshing.then(() => {
+        this.again = undefined;
+        return this.refresh(force);
+      });
+      return this.again;
+    }
+    this.refreshing = this.load(force).finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
-
   private async load(force: boolean): Promise<void> {
     try {
       const store = await this.stores.get();
       this.rows = await store.listRuns();
-      await vscode.commands.executeCommand('setContext', 'contrastiveLab.databaseError', false);
+      this.dbError = undefined;
     } catch (e) {
       this.rows = [];
-      await vscode.commands.executeCommand('setContext', 'contrastiveLab.databaseError', true);
-      if (this.treeView) this.treeView.message = `Could not open the run database: ${(e as Error).message}`;
+      this.dbError = `Could not open the run database: ${(e as Error).message}`;
     }
-    await vscode.commands.executeCommand('setContext', 'contrastiveLab.runsLoaded', true);
+    this.setContext('contrastiveLab.databaseError', !!this.dbError);
+    this.setContext('contrastiveLab.runsLoaded', true);
     this.recompute(force);
+    this.updateViewChrome();
+  }
+  /** Context keys are set only when they change (the poll runs every 2 s). */
+  private setContext(key: string, value: unknown): void {
+    if (this.contexts.has(key) && this.contexts.get(key) === value) return;
+    this.contexts.set(key, value);
+    void vscode.commands.executeCommand('setContext', key, value);
   }
 
   private recompute(force = false): void {
@@ -131,7 +148,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   setGroupBy(by: GroupBy): void {
     this.groupBy = by;
     void this.memento.global.update(GROUP_KEY, by);
-    void vscode.commands.executeCommand('setContext', 'contrastiveLab.groupBy', by);
+    this.setContext('contrastiveLab.groupBy', by);
     this.recompute(true);
   }
 
@@ -142,11 +159,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   private updateViewChrome(): void {
-    void vscode.commands.executeCommand('setContext', 'contrastiveLab.runsFiltered', isFiltered(this.filter));
+    this.setContext('contrastiveLab.runsFiltered', isFiltered(this.filter));
     if (!this.treeView) return;
     const shown = this.views.filter((v) => matchesFilter(v, this.filter)).length;
     this.treeView.description = isFiltered(this.filter) ? `${shown} of ${this.views.length}` : undefined;
-    if (!this.stores.lastError) this.treeView.message = filterSummary(this.filter);
+    this.treeView.message = this.dbError ?? filterSummary(this.filter);
   }
 
   getChildren(node?: RunsNode): RunsNode[] {

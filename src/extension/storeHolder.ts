@@ -2,11 +2,10 @@ import { RunStore } from '../store/store';
 
 /**
  * The extension's connection to the run database named by the settings. Reopened when the setting
- * changes; an open failure (a newer schema, another app's file) is kept so the Runs view can say why.
+ * changes; after an open failure (a newer schema, another app's file) the next call tries again.
  */
 export class StoreHolder {
   private current?: { path: string; store: Promise<RunStore> };
-  lastError?: string;
 
   constructor(private readonly dbPath: () => string) {}
 
@@ -26,14 +25,7 @@ export class StoreHolder {
       });
       if (old) void old.store.then((s) => s.close()).catch(() => undefined);
     }
-    try {
-      const s = await this.current!.store;
-      this.lastError = undefined;
-      return s;
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      throw e;
-    }
+    return this.current!.store;
   }
 
   async dispose(): Promise<void> {
