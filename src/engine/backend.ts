@@ -22,6 +22,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice } from '../core/config';
+import { registerFastKernels } from './fast-kernels';
 import { registerComparisonGradients, registerWasmTrainingKernels } from './wasm-kernels';
 
 export type { BackendChoice };
@@ -96,7 +97,8 @@ async function startWasm(opts: BackendOptions): Promise<string> {
   // has started, the path no longer matters (and setWasmPaths throws only after a failed start).
   if (tf.findBackend('wasm') == null) setWasmPaths(dir + path.sep);
   opts.log?.(`tfjs wasm binaries from ${dir}`);
-  registerWasmTrainingKernels();
+  registerWasmTrainingKernels(); // kernels wasm lacks for training
+  registerFastKernels(); // faster replacements for wasm kernels that training leans on
   if (!(await tf.setBackend('wasm'))) throw new Error(`the wasm backend failed to initialise from ${path.join(dir, binary)}`);
   const threads = getThreadsCount();
   return `CPU (wasm, ${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'})`;
