@@ -1,0 +1,466 @@
+import { exactKnn } from './knn';
+import { pca } from './pca';
+
+/**
+ * Barnes-Hut t-SNE (van der Maaten, "Accelerating t-SNE using Tree-Based Algorithms", JMLR 15, 2014),
+ * written here in TypeScript because no well-kept JavaScript library implements Barnes-Hut or
+ * FFT-accelerated t-SNE (the npm t-SNE packages are exact O(n²) per iteration and unmaintained), and
+ * exact t-SNE cannot lay out the 10,000 test images of a run.
+ *
+ * It follows scikit-learn's `TSNE(method='barnes_hut')` (1.2+) so the two can be compared number for
+ * number: input affinities from the 3·perplexity nearest neighbours (squared euclidean) with a binary
+ * search per point for the perplexity, P symmetrised and normalised to sum 1; PCA initialisation scaled
+ * to std 1e-4; early exaggeration 12 for 250 iterations with momentum 0.5, then momentum 0.8; learning
+ * rate max(n / 12 / 4, 50); delta-bar-delta gains (+0.2 / ×0.8, min 0.01), reset between the two phases;
+ * Student-t kernel with one degree of freedom; repulsion summarised by a quadtree where a cell's width
+ * over its distance is below θ = 0.5.
+ *
+ * Pure: no DOM, no Node APIs, so it runs in a worker thread, a test, or a browser.
+ */
+
+export interface TsneOptions {
+  perplexity?: number;
+  /** Total gradient iterations, early exaggeration included (scikit-learn's max_iter). */
+  iterations?: number;
+  /** Barnes-Hut accuracy: a cell is summarised when width / distance < theta (0 = exact). */
+  theta?: number;
+  earlyExaggeration?: number;
+  exaggerationIterations?: number;
+  learningRate?: number | 'auto';
+  init?: 'pca' | 'random';
+  seed?: number;
+}
+
+const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0 };
+
+/** Sparse symmetric joint probabilities P (CSR). */
+export interface SparseP {
+  rowPtr: Int32Array;
+  cols: Int32Array;
+  vals: Float64Array;
+}
+
+/**
+ * Conditional probabilities p(j|i) ∝ exp(−β_i · d²_ij) over each row's k neighbours, β_i found by
+ * bisection so that the row's entropy is log(perplexity). Distances are shifted by the row's smallest
+ * one before exponentiating (the normalised result is the same) so far-away points never underflow.
+ */
+export function conditionalP(dist2: Float64Array, n: number, k: number, perplexity: number): Float64Array {
+  const target = Math.log(perplexity);
+  const p = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const o = i * k;
+    const d0 = dist2[o];
+    let beta = 1;
+    let lo = -Infinity;
+    let hi = Infinity;
+    let sum = 0;
+    for (let iter = 0; iter < 100; iter++) {
+      sum = 0;
+      let sumDP = 0;
+      for (let j = 0; j < k; j++) {
+        const dj = dist2[o + j] - d0;
+        const pj = Math.exp(-dj * beta);
+        p[o + j] = pj;
+        sum += pj;
+        sumDP += dj * pj;
+      }
+      if (sum === 0) sum = 1e-8;
+      const entropy = Math.log(sum) + (beta * sumDP) / sum;
+      const diff = entropy - target;
+      if (Math.abs(diff) <= 1e-5) break;
+      if (diff > 0) {
+        lo = beta;
+        beta = hi === Infinity ? beta * 2 : (beta + hi) / 2;
+      } else {
+        hi = beta;
+        beta = lo === -Infinity ? beta / 2 : (beta + lo) / 2;
+      }
+    }
+    for (let j = 0; j < k; j++) p[o + j] /= sum;
+  }
+  return p;
+}
+
+/** P = (P_cond + P_condᵀ) / sum, as CSR; duplicates (i in j's list and j in i's) are merged. */
+export function symmetrize(ids: Int32Array, pc: Float64Array, n: number, k: number): SparseP {
+  // Row i holds its own k entries plus one for every row that lists i.
+  const rowPtr = new Int32Array(n + 1);
+  const counts = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    counts[i] += k;
+    for (let j = 0; j < k; j++) counts[ids[i * k + j]]++;
+  }
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[i + 1] = start[i] + counts[i];
+  const rawCols = new Int32Array(start[n]);
+  const rawVals = new Float64Array(start[n]);
+  const fill = start.slice(0, n);
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < k; j++) {
+      const c = ids[i * k + j];
+      const v = pc[i * k + j];
+      rawCols[fill[i]] = c;
+      rawVals[fill[i]++] = v;
+      rawCols[fill[c]] = i;
+      rawVals[fill[c]++] = v;
+    }
+  // Merge duplicate columns within each row with a "where did I put column c in this row" marker.
+  const where = new Int32Array(n).fill(-1);
+  const stamp = new Int32Array(n).fill(-1);
+  const cols = new Int32Array(start[n]);
+  const vals = new Float64Array(start[n]);
+  let nnz = 0;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    rowPtr[i] = nnz;
+    for (let e = start[i]; e < start[i + 1]; e++) {
+      const c = rawCols[e];
+      if (stamp[c] === i) vals[where[c]] += rawVals[e];
+      else {
+        stamp[c] = i;
+        where[c] = nnz;
+        cols[nnz] = c;
+        vals[nnz++] = rawVals[e];
+      }
+      total += rawVals[e];
+    }
+  }
+  rowPtr[n] = nnz;
+  const inv = 1 / Math.max(total, 1e-300);
+  for (let e = 0; e < nnz; e++) vals[e] *= inv;
+  return { rowPtr, cols: cols.slice(0, nnz), vals: vals.slice(0, nnz) };
+}
+
+/**
+ * A quadtree over the 2-D embedding in flat typed arrays (no per-node objects: it is rebuilt every
+ * iteration). Leaves hold one point, or several identical ones past the depth limit.
+ */
+class QuadTree {
+  comX = new Float64Array(0);
+  comY = new Float64Array(0);
+  count = new Int32Array(0);
+  width = new Float64Array(0);
+  child = new Int32Array(0);
+  start = new Int32Array(0);
+  end = new Int32Array(0);
+  nodes = 0;
+  readonly perm: Int32Array;
+  private readonly tmp: Int32Array;
+
+  constructor(readonly n: number) {
+    this.perm = new Int32Array(n);
+    this.tmp = new Int32Array(n);
+    this.grow(Math.max(64, 4 * n));
+  }
+
+  private grow(size: number): void {
+    const g = <T extends Float64Array | Int32Array>(a: T, make: (s: number) => T): T => {
+      const b = make(size);
+      b.set(a.subarray(0, Math.min(a.length, size)));
+      return b;
+    };
+    this.comX = g(this.comX, (s) => new Float64Array(s));
+    this.comY = g(this.comY, (s) => new Float64Array(s));
+    this.count = g(this.count, (s) => new Int32Array(s));
+    this.width = g(this.width, (s) => new Float64Array(s));
+    this.child = g(this.child, (s) => new Int32Array(s));
+    this.start = g(this.start, (s) => new Int32Array(s));
+    this.end = g(this.end, (s) => new Int32Array(s));
+  }
+
+  build(y: Float64Array): void {
+    const n = this.n;
+    let minX = Infinity;
+    let minY = Infinity;
+    let maxX = -Infinity;
+    let maxY = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = y[2 * i];
+      const v = y[2 * i + 1];
+      if (x < minX) minX = x;
+      if (x > maxX) maxX = x;
+      if (v < minY) minY = v;
+      if (v > maxY) maxY = v;
+      this.perm[i] = i;
+    }
+    const hw = Math.max(maxX - minX, maxY - minY) / 2 + 1e-9;
+    this.nodes = 1;
+    this.node(0, y, 0, n, (minX + maxX) / 2, (minY + maxY) / 2, hw, 0);
+  }
+
+  private node(id: number, y: Float64Array, lo: number, hi: number, cx: number, cy: number, hw: number, depth: number): void {
+    const perm = this.perm;
+    let sx = 0;
+    let sy = 0;
+    for (let t = lo; t < hi; t++) {
+      sx += y[2 * perm[t]];
+      sy += y[2 * perm[t] + 1];
+    }
+    const cnt = hi - lo;
+    this.count[id] = cnt;
+    this.comX[id] = cnt ? sx / cnt : cx;
+    this.comY[id] = cnt ? sy / cnt : cy;
+    this.width[id] = 2 * hw;
+    this.start[id] = lo;
+    this.end[id] = hi;
+    if (cnt <= 1 || depth >= 48) {
+      this.child[id] = -1;
+      return;
+    }
+    // Counting sort of the points into the four quadrants.
+    const q = [0, 0, 0, 0];
+    for (let t = lo; t < hi; t++) {
+      const i = perm[t];
+      q[(y[2 * i] >= cx ? 1 : 0) + (y[2 * i + 1] >= cy ? 2 : 0)]++;
+    }
+    const off = [lo, lo + q[0], lo + q[0] + q[1], lo + q[0] + q[1] + q[2]];
+    const pos = off.slice();
+    for (let t = lo; t < hi; t++) {
+      const i = perm[t];
+      this.tmp[pos[(y[2 * i] >= cx ? 1 : 0) + (y[2 * i + 1] >= cy ? 2 : 0)]++] = i;
+    }
+    perm.set(this.tmp.subarray(lo, hi), lo);
+    if (this.nodes + 4 > this.count.length) this.grow(this.count.length * 2);
+    const first = this.nodes;
+    this.nodes += 4;
+    this.child[id] = first;
+    const h = hw / 2;
+    for (let c = 0; c < 4; c++) {
+      const ccx = cx + (c & 1 ? h : -h);
+      const ccy = cy + (c & 2 ? h : -h);
+      this.node(first + c, y, off[c], off[c] + q[c], ccx, ccy, h, depth + 1);
+    }
+  }
+}
+
+/** Deterministic uniform numbers for the random initialisation (mulberry32). */
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Tsne {
+  readonly n: number;
+  /** n × 2 positions, row-major. */
+  readonly y: Float64Array;
+  readonly P: SparseP;
+  readonly options: Required<TsneOptions>;
+  readonly learningRate: number;
+  iteration = 0;
+  private readonly update: Float64Array;
+  private readonly gains: Float64Array;
+  private readonly grad: Float64Array;
+  private readonly tree: QuadTree;
+  private readonly stack = new Int32Array(4096);
+  /** Normalisation Σ_{i≠j} (1 + d²_ij)⁻¹ from the last gradient, for the KL. */
+  private sumQ = 1;
+
+  /** Computes the input affinities (the expensive part before the first iteration) and the initial layout. */
+  constructor(x: Float32Array, n: number, d: number, options: TsneOptions = {}) {
+    if (n < 3) throw new Error(`t-SNE needs at least 3 points; got ${n}`);
+    const o = { ...DEFAULTS, ...options };
+    if (!(o.perplexity > 0)) throw new Error(`perplexity must be positive; got ${o.perplexity}`);
+    // scikit-learn raises when perplexity ≥ n; a map of few points still deserves a picture, so clamp.
+    o.perplexity = Math.min(o.perplexity, (n - 1) / 3);
+    this.options = o as Required<TsneOptions>;
+    this.n = n;
+    this.learningRate = o.learningRate === 'auto' ? Math.max(n / o.earlyExaggeration / 4, 50) : o.learningRate;
+    const k = Math.min(n - 1, Math.floor(3 * o.perplexity + 1));
+    const nn = exactKnn(x, n, d, k);
+    this.P = symmetrize(nn.ids, conditionalP(nn.dist2, n, nn.k, o.perplexity), n, nn.k);
+    this.y = new Float64Array(2 * n);
+    if (o.init === 'pca' && d >= 2) {
+      const c = pca(x, n, d, 2).coords;
+      let m = 0;
+      let s = 0;
+      for (let i = 0; i < n; i++) m += c[2 * i];
+      m /= n;
+      for (let i = 0; i < n; i++) s += (c[2 * i] - m) ** 2;
+      const scale = 1e-4 / Math.max(Math.sqrt(s / n), 1e-300);
+      for (let i = 0; i < 2 * n; i++) this.y[i] = c[i] * scale;
+    } else {
+      const r = mulberry32(o.seed);
+      // Gaussian with std 1e-4, as scikit-learn's random init.
+      for (let i = 0; i < 2 * n; i++) this.y[i] = 1e-4 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+    }
+    this.update = new Float64Array(2 * n);
+    this.gains = new Float64Array(2 * n).fill(1);
+    this.grad = new Float64Array(2 * n);
+    this.tree = new QuadTree(n);
+  }
+
+  get exaggerating(): boolean {
+    return this.iteration < this.options.exaggerationIterations;
+  }
+
+  get done(): boolean {
+    return this.iteration >= this.options.iterations;
+  }
+
+  /** One gradient-descent iteration. */
+  step(): void {
+    const n = this.n;
+    if (this.iteration === this.options.exaggerationIterations) {
+      // scikit-learn starts its second optimisation phase afresh.
+      this.update.fill(0);
+      this.gains.fill(1);
+    }
+    const exaggeration = this.exaggerating ? this.options.earlyExaggeration : 1;
+    const momentum = this.exaggerating ? 0.5 : 0.8;
+    this.gradient(exaggeration);
+    const { grad, gains, update, y } = this;
+    const lr = this.learningRate;
+    for (let i = 0; i < 2 * n; i++) {
+      const g = grad[i];
+      gains[i] = update[i] * g < 0 ? gains[i] + 0.2 : Math.max(gains[i] * 0.8, 0.01);
+      update[i] = momentum * update[i] - lr * gains[i] * g;
+      y[i] += update[i];
+    }
+    this.iteration++;
+  }
+
+  /** ∂KL/∂y: 4 · (exaggeration · Σ_j p_ij q_ij Z (y_i − y_j) − Σ_j (q_ij Z)² (y_i − y_j) / Z), repulsion by Barnes-Hut. */
+  private gradient(exaggeration: number): void {
+    const { n, y, grad } = this;
+    const { rowPtr, cols, vals } = this.P;
+    for (let i = 0; i < n; i++) {
+      const yx = y[2 * i];
+      const yy = y[2 * i + 1];
+      let fx = 0;
+      let fy = 0;
+      for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) {
+        const j = cols[e];
+        const dx = yx - y[2 * j];
+        const dy = yy - y[2 * j + 1];
+        const w = vals[e] / (1 + dx * dx + dy * dy);
+        fx += w * dx;
+        fy += w * dy;
+      }
+      grad[2 * i] = exaggeration * fx;
+      grad[2 * i + 1] = exaggeration * fy;
+    }
+    const neg = this.repulsion();
+    const invZ = 1 / this.sumQ;
+    for (let i = 0; i < 2 * n; i++) grad[i] = 4 * (grad[i] - neg[i] * invZ);
+  }
+
+  private negBuf?: Float64Array;
+
+  /** Σ_j (q_ij Z)² (y_i − y_j) for every i, and Z = Σ q_ij Z into this.sumQ. */
+  private repulsion(): Float64Array {
+    const { n, y, tree, stack } = this;
+    const neg = (this.negBuf ??= new Float64Array(2 * n));
+    tree.build(y);
+    const { comX, comY, count, width, child, start, end, perm } = tree;
+    const theta2 = this.options.theta ** 2;
+    let sumQ = 0;
+    for (let i = 0; i < n; i++) {
+      const px = y[2 * i];
+      const py = y[2 * i + 1];
+      let fx = 0;
+      let fy = 0;
+      let sp = 0;
+      stack[sp++] = 0;
+      while (sp > 0) {
+        const node = stack[--sp];
+        const cnt = count[node];
+        if (cnt === 0) continue;
+        const c = child[node];
+        if (c < 0) {
+          for (let t = start[node]; t < end[node]; t++) {
+            const j = perm[t];
+            if (j === i) continue;
+            const dx = px - y[2 * j];
+            const dy = py - y[2 * j + 1];
+            const q = 1 / (1 + dx * dx + dy * dy);
+            sumQ += q;
+            fx += q * q * dx;
+            fy += q * q * dy;
+          }
+          continue;
+        }
+        const dx = px - comX[node];
+        const dy = py - comY[node];
+        const d2 = dx * dx + dy * dy;
+        const w = width[node];
+        if (w * w < theta2 * d2) {
+          const q = 1 / (1 + d2);
+          const qc = cnt * q;
+          sumQ += qc;
+          fx += qc * q * dx;
+          fy += qc * q * dy;
+        } else {
+          stack[sp++] = c;
+          stack[sp++] = c + 1;
+          stack[sp++] = c + 2;
+          stack[sp++] = c + 3;
+        }
+      }
+      neg[2 * i] = fx;
+      neg[2 * i + 1] = fy;
+    }
+    this.sumQ = Math.max(sumQ, 1e-300);
+    return neg;
+  }
+
+  /**
+   * KL(P‖Q) at the current layout, the objective t-SNE minimises (without exaggeration). Z comes from a
+   * Barnes-Hut pass (exact when theta = 0); P is sparse, so the sum runs over its non-zeros only.
+   */
+  klDivergence(): number {
+    this.repulsion();
+    return this.klWithZ(this.sumQ);
+  }
+
+  /** KL with Z summed exactly over all pairs: O(n²), for tests. */
+  exactKlDivergence(): number {
+    const { n, y } = this;
+    let z = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) if (i !== j) z += 1 / (1 + (y[2 * i] - y[2 * j]) ** 2 + (y[2 * i + 1] - y[2 * j + 1]) ** 2);
+    return this.klWithZ(z);
+  }
+
+  private klWithZ(z: number): number {
+    const { n, y } = this;
+    const { rowPtr, cols, vals } = this.P;
+    let kl = 0;
+    for (let i = 0; i < n; i++)
+      for (let e = rowPtr[i]; e < rowPtr[i + 1]; e++) {
+        const j = cols[e];
+        const p = vals[e];
+        if (p <= 0) continue;
+        const q = 1 / (1 + (y[2 * i] - y[2 * j]) ** 2 + (y[2 * i + 1] - y[2 * j + 1]) ** 2) / z;
+        kl += p * Math.log(Math.max(p, 1e-12) / Math.max(q, 1e-12));
+      }
+    return kl;
+  }
+
+  /** The layout as Float32 n × 2 (what the explorer draws and the store caches). */
+  coords(): Float32Array {
+    return Float32Array.from(this.y);
+  }
+}
+
+/** Runs t-SNE to completion; `onProgress` is called every `every` iterations with the current layout. */
+export function tsne(
+  x: Float32Array,
+  n: number,
+  d: number,
+  options: TsneOptions = {},
+  onProgress?: (t: Tsne) => void,
+  every = 50,
+): { coords: Float32Array; kl: number; iterations: number } {
+  const t = new Tsne(x, n, d, options);
+  while (!t.done) {
+    t.step();
+    if (onProgress && t.iteration % every === 0) onProgress(t);
+  }
+  return { coords: t.coords(), kl: t.klDivergence(), iterations: t.iteration };
+}
