@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Database } from 'sqlite3';
 import { configHash, resolveConfig, type RunConfig } from '../src/core/config';
-import { APPLICATION_ID } from '../src/store/schema';
+import { APPLICATION_ID, SCHEMA_VERSION } from '../src/store/schema';
 import { closeDb, exec, get } from '../src/store/sqlite';
 import { defaultDatabasePath, RunStore, runFolder } from '../src/store/store';
 import type { MetricPoint } from '../src/store/types';
@@ -147,18 +147,18 @@ test('concurrent callers on one instance do not interleave their transactions', 
   await store.close();
 });
 
-test('migrations: fresh file gets version 1, reopening is idempotent', async () => {
+test('migrations: fresh file gets the latest version, reopening is idempotent', async () => {
   const file = freshPath();
   const store = await RunStore.open(file);
   const id = await store.createRun(config());
   await store.close();
-  assert.equal((await raw<{ user_version: number }>(file, 'PRAGMA user_version')).user_version, 1);
+  assert.equal((await raw<{ user_version: number }>(file, 'PRAGMA user_version')).user_version, SCHEMA_VERSION);
   assert.equal((await raw<{ application_id: number }>(file, 'PRAGMA application_id')).application_id, APPLICATION_ID);
   assert.equal((await raw<{ journal_mode: string }>(file, 'PRAGMA journal_mode')).journal_mode, 'wal');
   const again = await RunStore.open(file);
   assert.deepEqual((await again.listRuns()).map((r) => r.id), [id]);
   await again.close();
-  assert.equal((await raw<{ user_version: number }>(file, 'PRAGMA user_version')).user_version, 1);
+  assert.equal((await raw<{ user_version: number }>(file, 'PRAGMA user_version')).user_version, SCHEMA_VERSION);
 });
 
 test('a database from a newer version is refused and left untouched', async () => {

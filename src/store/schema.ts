@@ -79,6 +79,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX artifacts_run ON artifacts(run_id);
   `,
+  /* 1 → 2: 2-D maps of saved embeddings (t-SNE, UMAP, PCA) cached for the embedding explorer. */ `
+  -- One row per embedding, method and parameters (canonical JSON of what changes the result), so a map
+  -- is computed once and opened at once afterwards, by every window.
+  CREATE TABLE projections (
+    id           INTEGER PRIMARY KEY,
+    embedding_id INTEGER NOT NULL REFERENCES embeddings(id) ON DELETE CASCADE,
+    method       TEXT    NOT NULL,
+    params       TEXT    NOT NULL,
+    coords       BLOB    NOT NULL,            -- Float32 count × 2, row-major, in the embedding's row order
+    iterations   INTEGER NOT NULL,
+    kl           REAL,                        -- t-SNE's final KL divergence
+    seconds      REAL    NOT NULL,            -- compute time
+    created_at   INTEGER NOT NULL,
+    UNIQUE (embedding_id, method, params)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

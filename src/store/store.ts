@@ -20,8 +20,8 @@ import {
   type RunRecord,
 } from './rows';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema';
-import { all, closeDb, codeOf, exec, get, run, sleep, toBlob, wrapOpenError, type Conn, type Params } from './sqlite';
-import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, RunRow } from './types';
+import { all, closeDb, codeOf, exec, fromBlob, get, run, sleep, toBlob, wrapOpenError, type Conn, type Params } from './sqlite';
+import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, RunRow } from './types';
 
 /**
  * The SQLite run store: the single source of truth shared by the extension, the training workers and the
@@ -315,6 +315,31 @@ export class RunStore {
   getArtifacts(id: number): Promise<ArtifactRow[]> {
     const sql = 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? ORDER BY id';
     return this.read(async (db) => (await all<ArtifactRecord>(db, sql, [id])).map(toArtifact));
+  }
+
+  // ---- projections (the embedding explorer's cache) ------------------------------------------------
+
+  /** Stores a 2-D map of an embedding; an existing one with the same method and params is replaced. */
+  saveProjection(embeddingId: number, p: { method: string; params: string; coords: Float32Array; iterations: number; kl: number | null; seconds: number }): Promise<void> {
+    return this.write(async (db) => {
+      if (!(await get(db, 'SELECT 1 FROM embeddings WHERE id = ?', [embeddingId]))) throw new Error(`embedding ${embeddingId} does not exist`);
+      await run(
+        db,
+        `INSERT OR REPLACE INTO projections (embedding_id, method, params, coords, iterations, kl, seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [embeddingId, p.method, p.params, toBlob(p.coords), p.iterations, p.kl, p.seconds, Date.now()],
+      );
+    });
+  }
+
+  getProjection(embeddingId: number, method: string, params: string): Promise<ProjectionRow | undefined> {
+    return this.read(async (db) => {
+      const r = await get<{ coords: Buffer; iterations: number; kl: number | null; seconds: number; created_at: number }>(
+        db,
+        'SELECT coords, iterations, kl, seconds, created_at FROM projections WHERE embedding_id = ? AND method = ? AND params = ?',
+        [embeddingId, method, params],
+      );
+      return r && { embeddingId, method, params, coords: fromBlob(r.coords, Float32Array, 'coords'), iterations: r.iterations, kl: r.kl, seconds: r.seconds, createdAt: r.created_at };
+    });
   }
 
   /** Waits for queued operations, then closes; later calls are rejected. */

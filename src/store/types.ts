@@ -66,3 +66,16 @@ export interface ArtifactRow {
   epoch: number | null;
   createdAt: number;
 }
+
+/** A cached 2-D map of one saved embedding (the embedding explorer's t-SNE / UMAP / PCA). */
+export interface ProjectionRow {
+  embeddingId: number;
+  method: string;
+  /** Canonical JSON of the parameters that change the result. */
+  params: string;
+  coords: Float32Array; // count × 2, in the embedding's row order
+  iterations: number;
+  kl: number | null;
+  seconds: number;
+  createdAt: number;
+}
