@@ -348,7 +348,7 @@ test('SimSiam: the encoder gradient equals the gradient with z held constant; lo
 test('InstDisc: each image’s memory row gets v ← normalise(½v + ½f); Z is estimated once; NCE starts near its analytic value', () => {
   const m = 512;
   // d = 128 as in the paper: the analytic value below assumes scores with a small spread (σ² = 1/(dτ²)).
-  const config = smallConfig('instdisc', { projector: { hidden: 32, out: 128 }, params: { noiseSamples: m } });
+  const config = smallConfig('instdisc', { projector: { hidden: 32, out: 128 }, params: { loss: 'nce', noiseSamples: m } });
   const n = 1024; // enough memory rows that Z's estimate from one batch is stable
   const method = create(config, n);
   const bank = (method as unknown as { memory: MemoryBank }).memory;
@@ -395,7 +395,7 @@ test('InstDisc: each image’s memory row gets v ← normalise(½v + ½f); Z is 
 });
 
 test('InstDisc softmax variant starts near log n (+ the spread of random scores)', () => {
-  const config = smallConfig('instdisc', { projector: { hidden: 32, out: 128 }, params: { loss: 'softmax' } });
+  const config = smallConfig('instdisc', { projector: { hidden: 32, out: 128 } }); // softmax is the default
   const n = 200;
   const method = create(config, n);
   const batch = makeBatch(70);
@@ -411,10 +411,10 @@ for (const id of NEW_METHODS) {
   // The loss must fall on a repeated batch where the objective is stationary. Not for MoCo (its queue
   // fills with keys of the same images, which then count as negatives) nor InstDisc's NCE (Z is fixed
   // from the random initial memory; once the bank rows of these 16 images align with their features the
-  // noise term jumps), so InstDisc is checked with its exact softmax.
+  // noise term jumps), so InstDisc is checked with its exact softmax (the default).
   const fits = !id.startsWith('moco');
   test(`${id}: steps leak no tensors, state stays out of the trainable set${fits ? ', the loss falls on a fixed batch' : ''}`, () => {
-    const params: Record<string, Record<string, unknown>> = { mocov1: { queueSize: 64, shuffleBnSplits: 2 }, mocov2: { queueSize: 64, shuffleBnSplits: 2 }, byol: { predictorHidden: 32 }, simsiam: { predictorHidden: 8 }, instdisc: { loss: 'softmax' } };
+    const params: Record<string, Record<string, unknown>> = { mocov1: { queueSize: 64, shuffleBnSplits: 2 }, mocov2: { queueSize: 64, shuffleBnSplits: 2 }, byol: { predictorHidden: 32 }, simsiam: { predictorHidden: 8 }, instdisc: {} };
     const config = smallConfig(id, { params: params[id], optimizer: { name: 'adam', lr: 0.01 } });
     const method = create(config, 32, 8);
     const trainable = new Set(method.trainableVariables());
@@ -453,7 +453,7 @@ test('each method resolves with its paper defaults and overrides', () => {
   assert.deepEqual([c('byol').augment.view1.solarizeProb, c('byol').augment.view2.solarizeProb], [0, 0.2]);
   assert.deepEqual(c('simsiam').params, { predictorHidden: 128, projectorLayers: 3 });
   assert.equal(c('simsiam').optimizer.name, 'sgd');
-  assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'nce' });
+  assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax' });
   assert.equal(c('instdisc').projector.out, 128);
 });
 
