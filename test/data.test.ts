@@ -102,8 +102,9 @@ void test('dataset specs', () => {
   assert.deepEqual(parseDatasetSpec('builtin'), { kind: 'builtin' });
   assert.deepEqual(parseDatasetSpec('mnist:/data/mnist'), { kind: 'mnist', dir: '/data/mnist' });
   assert.deepEqual(parseDatasetSpec('fashion-mnist:C:\\data'), { kind: 'fashion-mnist', dir: 'C:\\data' });
-  for (const bad of ['cifar10', 'mnist:', 'builtin:x', '']) {
-    throwsDatasetError(() => parseDatasetSpec(bad), new RegExp(`unknown dataset spec '${bad.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}': use builtin, fashion-mnist:DIR or mnist:DIR`));
+  // (The CIFAR and image-folder specs are tested in datasets.test.ts.)
+  for (const bad of ['cifar', 'mnist:', 'builtin:x', '']) {
+    throwsDatasetError(() => parseDatasetSpec(bad), new RegExp(`unknown dataset spec '${bad.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}': use builtin, .*fashion-mnist:DIR`));
   }
 });
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { augmentProblems, augmentSpec, type AugmentParams } from './augment-spec';
+import { DATASET_SPEC_HINT, DATASET_SPEC_PATTERN } from './datasets';
 import { METHOD_IDS, METHOD_INFO } from './methods';
 import { defaultsOf, deepMerge, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
 
@@ -13,6 +14,8 @@ export interface RunConfig {
   name: string;
   method: string;
   dataset: string;
+  /** Image folders: images are resized (shorter side) and centre-cropped to imageSize×imageSize; 0 = as stored. */
+  imageSize: number;
   epochs: number;
   batchSize: number;
   seed: number;
@@ -28,18 +31,24 @@ export interface RunConfig {
   checkpointEvery: number;
 }
 
-const dataSetHint = 'must be `builtin`, `fashion-mnist:DIR` or `mnist:DIR`';
-
 /** The shared sections of the config. `params` and `augment` depend on the method and are added per method. */
 const BASE_FIELDS: ObjectSpec['fields'] = {
   name: { kind: 'string', description: 'A name for the run, shown in the Runs view. Defaults to "<method> on <dataset>".' },
   method: { kind: 'enum', description: 'Self-supervised method.', values: METHOD_IDS, valueDescriptions: METHOD_IDS.map((m) => `${METHOD_INFO[m].label}: ${METHOD_INFO[m].summary}`) },
   dataset: {
     kind: 'string',
-    description: 'Dataset: `builtin` (the Fashion-MNIST subset shipped with Contrastive Lab), `fashion-mnist:DIR` or `mnist:DIR` (a folder of IDX files).',
+    description:
+      'Dataset: `builtin` (the Fashion-MNIST subset shipped with Contrastive Lab); `mnist`, `fashion-mnist`, `cifar10`, `cifar100` or `cifar100-coarse` (the copy `clab data download` put in the cache folder); `mnist:DIR` or `fashion-mnist:DIR` (a folder of IDX files); `cifar10:DIR`, `cifar100:DIR` (fine labels) or `cifar100-coarse:DIR` (the CIFAR binary version); `folder:DIR` (PNG/JPEG images, one sub-folder per class; no sub-folders = unlabeled, then no kNN monitor or linear probe).',
     default: 'builtin',
-    pattern: '^(builtin|(fashion-mnist|mnist):.+)$',
-    patternHint: dataSetHint,
+    pattern: DATASET_SPEC_PATTERN,
+    patternHint: DATASET_SPEC_HINT,
+  },
+  imageSize: {
+    kind: 'integer',
+    description: 'Image folders (`folder:DIR`): each image is resized so its shorter side is this many pixels and centre-cropped to a square; 0 keeps the stored size (all images must then have the same size). Ignored for MNIST, Fashion-MNIST and CIFAR, whose size is fixed.',
+    default: 32,
+    min: 0,
+    max: 1024,
   },
   epochs: { kind: 'integer', description: 'Passes over the training set.', default: 10, min: 1, max: 100000 },
   batchSize: { kind: 'integer', description: 'Images per step (each gives two views).', default: 256, min: 2, max: 65536 },

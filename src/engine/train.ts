@@ -54,7 +54,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     // With `auto`, a missing native backend is normal; a forced one that fails throws in initBackend.
     for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} not used: ${t.error}`);
     await store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() });
-    const data = o.dataset ?? loadDataset(config.dataset);
+    const data = o.dataset ?? loadDataset(config.dataset, { imageSize: config.imageSize });
     const { train, test } = data;
     const all = shuffledIndices(train.count, config.seed);
     const trainIdx = config.trainLimit > 0 ? all.subarray(0, Math.min(config.trainLimit, train.count)) : all;
@@ -73,6 +73,9 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const hash = configHash(config);
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
+    // An unlabeled image folder has no class names: nothing for kNN or a linear probe to score against.
+    const labeled = data.classNames.length > 0;
+    if (!labeled) log('the dataset has no labels: no kNN monitor or linear probe (the collapse indicator is still recorded)', 'warn');
 
     const viewParams = [config.augment.view1, config.augment.view2];
     let step = 0;
@@ -141,7 +144,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       return { status: 'cancelled', knn: lastKnn };
     }
     let linear: number | undefined;
-    if (config.eval.linearProbe) {
+    if (config.eval.linearProbe && labeled) {
       log('linear probe on frozen encoder features…');
       const trainFeat = await mapSplit(train, trainIdx, stats, (x) => method!.encoder.features(x, false));
       const testFeat = await mapSplit(test, range(test.count), stats, (x) => method!.encoder.features(x, false));
@@ -190,8 +193,22 @@ async function record(o: TrainOptions, e: EvalRecord): Promise<void> {
   o.emit({ type: 'eval', runId: o.runId, eval: e });
 }
 
-/** kNN monitor (train bank, test queries) and the collapse indicator; returns kNN accuracy. */
-async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number> {
+/** kNN monitor (train bank, test queries; labeled data only) and the collapse indicator; returns kNN accuracy. */
+async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number | undefined> {
+  const knn = data.classNames.length > 0 ? await knnMonitor(method, data, trainIdx, stats, config, epoch, hash, o) : undefined;
+  const { test } = data;
+  const sample = range(Math.min(test.count, 2048));
+  const z = await mapSplit(test, sample, stats, (x) => method.projection(x));
+  const zt = tf.tensor2d(z.values, [sample.length, z.dim]);
+  const [std, healthy] = collapseStd(zt);
+  zt.dispose();
+  await record(o, { protocol: 'collapse', value: std, epoch, details: { measure: 'mean per-dimension std of L2-normalised projector output', healthy, dims: z.dim, split: 'test', size: sample.length, configHash: hash } });
+  const knnText = knn === undefined ? '' : `kNN ${(knn * 100).toFixed(2)}% (k=${config.eval.knnK}), `;
+  o.emit({ type: 'log', runId: o.runId, level: 'info', message: `epoch ${epoch}: ${knnText}collapse std ${std.toFixed(4)} (healthy ≈ ${healthy.toFixed(4)})` });
+  return knn;
+}
+
+async function knnMonitor(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number> {
   const { train, test } = data;
   const bank = await mapSplit(train, trainIdx, stats, (x) => method.encoder.features(x, false));
   const queries = await mapSplit(test, range(test.count), stats, (x) => method.encoder.features(x, false));
@@ -209,13 +226,6 @@ async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array
     epoch,
     details: { k: config.eval.knnK, temperature: config.eval.knnTemperature, similarity: 'cosine', features: 'encoder (pooled, before projector)', bankSplit: 'train', bankSize: trainIdx.length, querySplit: 'test', querySize: test.count, configHash: hash },
   });
-  const sample = range(Math.min(test.count, 2048));
-  const z = await mapSplit(test, sample, stats, (x) => method.projection(x));
-  const zt = tf.tensor2d(z.values, [sample.length, z.dim]);
-  const [std, healthy] = collapseStd(zt);
-  zt.dispose();
-  await record(o, { protocol: 'collapse', value: std, epoch, details: { measure: 'mean per-dimension std of L2-normalised projector output', healthy, dims: z.dim, split: 'test', size: sample.length, configHash: hash } });
-  o.emit({ type: 'log', runId: o.runId, level: 'info', message: `epoch ${epoch}: kNN ${(knn * 100).toFixed(2)}% (k=${config.eval.knnK}), collapse std ${std.toFixed(4)} (healthy ≈ ${healthy.toFixed(4)})` });
   return knn;
 }
 

@@ -1,9 +1,16 @@
 /**
  * Datasets as the engine sees them: two splits of uint8 images with integer labels, loaded from
- * a dataset spec string (the `dataset` field of a run config):
- *   builtin            the Fashion-MNIST subset shipped in data/builtin/ (see its README.md)
- *   fashion-mnist:DIR  a folder with the four standard Fashion-MNIST IDX files
- *   mnist:DIR          the same for MNIST
+ * a dataset spec string (the `dataset` field of a run config; the grammar is in core/datasets.ts):
+ *   builtin                 the Fashion-MNIST subset shipped in data/builtin/ (see its README.md)
+ *   fashion-mnist:DIR       a folder with the four standard Fashion-MNIST IDX files
+ *   mnist:DIR               the same for MNIST
+ *   cifar10:DIR             CIFAR-10, binary version (cifar.ts)
+ *   cifar100:DIR            CIFAR-100, binary version, fine labels; cifar100-coarse:DIR for the 20 coarse ones
+ *   folder:DIR              an image folder, PNG/JPEG, resized to `imageSize` (folder.ts)
+ *   mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse
+ *                           the copy `clab data download` put in the dataset cache folder (cache.ts)
+ * A dataset with no class names (an unlabeled image folder) has all labels 0: there is no kNN
+ * monitor or linear probe for it.
  * Pure TypeScript with no tfjs dependency, so the CLI, tests and the extension host can inspect
  * datasets without loading a backend.
  */
@@ -11,7 +18,10 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DatasetError, readIdxImages, readIdxLabels } from './idx';
 import { Rng } from './rng';
-import { FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../../core/datasets';
+import { defaultCacheDir } from './cache';
+import { loadCifar } from './cifar';
+import { loadFolder } from './folder';
+import { CACHED_KINDS, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, DATASET_KINDS, FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../../core/datasets';
 
 export { DatasetError } from './idx';
 
@@ -36,7 +46,18 @@ export interface Dataset {
   source: string;
 }
 
-export type DatasetSpec = { kind: 'builtin' } | { kind: 'fashion-mnist' | 'mnist'; dir: string };
+/** `dir` absent: the downloaded copy in the cache folder. */
+export type DatasetSpec = { kind: 'builtin' } | { kind: DatasetKind; dir?: string };
+
+export interface LoadOptions {
+  builtinDir?: string;
+  /** Dataset cache folder (downloads, decoded image folders); default defaultCacheDir(). */
+  cacheDir?: string;
+  /** Image folders: side length images are resized and cropped to; 0 = their own size. Default 32. */
+  imageSize?: number;
+  /** Image folders: decoding progress (only when not cached). */
+  onProgress?: (done: number, total: number) => void;
+}
 
 // Class names live in core so the CLI and the extension can label runs without loading data.
 export { FASHION_MNIST_CLASSES, MNIST_CLASSES };
@@ -49,15 +70,23 @@ export const IDX_FILES = {
   testLabels: 't10k-labels-idx1-ubyte',
 } as const;
 
+const SPEC_HELP = 'use builtin, mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse (downloaded), or mnist:DIR, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR, cifar100-coarse:DIR, folder:DIR';
+
 export function parseDatasetSpec(spec: string): DatasetSpec {
   const s = spec.trim();
   if (s === 'builtin') return { kind: 'builtin' };
+  if ((CACHED_KINDS as readonly string[]).includes(s)) return { kind: s as DatasetKind };
   // Split at the first colon only, so Windows paths (mnist:C:\data) keep theirs.
   const colon = s.indexOf(':');
   const kind = colon < 0 ? '' : s.slice(0, colon);
   const dir = colon < 0 ? '' : s.slice(colon + 1).trim();
-  if ((kind === 'fashion-mnist' || kind === 'mnist') && dir !== '') return { kind, dir };
-  throw new DatasetError(`unknown dataset spec '${spec}': use builtin, fashion-mnist:DIR or mnist:DIR`);
+  if ((DATASET_KINDS as readonly string[]).includes(kind) && dir !== '') return { kind: kind as DatasetKind, dir };
+  throw new DatasetError(`unknown dataset spec '${spec}': ${SPEC_HELP}`);
+}
+
+/** The cache sub-folder `clab data download NAME` fills, for a kind given without a folder. */
+export function cachedDatasetDir(kind: DatasetKind, cacheDir = defaultCacheDir()): string {
+  return join(cacheDir, kind === 'cifar100-coarse' ? 'cifar100' : kind);
 }
 
 /**
@@ -86,27 +115,59 @@ export function clearDatasetCache(): void {
   cache.clear();
 }
 
-export function loadDataset(spec: string, opts: { builtinDir?: string } = {}): Dataset {
+export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
   const parsed = parseDatasetSpec(spec);
-  const dir = parsed.kind === 'builtin' ? resolveBuiltinDir(opts.builtinDir) : resolve(parsed.dir);
-  const key = `${parsed.kind}\0${dir}`;
+  const imageSize = opts.imageSize ?? 32;
+  let dir: string;
+  if (parsed.kind === 'builtin') dir = resolveBuiltinDir(opts.builtinDir);
+  else if (parsed.dir !== undefined) dir = resolve(parsed.dir);
+  else {
+    dir = cachedDatasetDir(parsed.kind, opts.cacheDir);
+    const name = parsed.kind === 'cifar100-coarse' ? 'cifar100' : parsed.kind;
+    if (!existsSync(dir)) throw new DatasetError(`${parsed.kind}: not downloaded yet (no ${dir}): run \`clab data download ${name}\`, or name a folder that holds it: ${parsed.kind}:DIR`);
+  }
+  // Folder datasets differ by the size they are resized to; the others ignore imageSize.
+  const key = `${parsed.kind}\0${dir}${parsed.kind === 'folder' ? `\0${imageSize}` : ''}`;
   const hit = cache.get(key);
   // Different specs can name the same folder (relative vs absolute); report the one asked for.
   if (hit) return hit.spec === spec ? hit : { ...hit, spec };
 
-  const label = parsed.kind === 'builtin' ? 'builtin' : `${parsed.kind}:${parsed.dir}`;
+  const label = parsed.kind === 'builtin' ? 'builtin' : parsed.dir === undefined ? parsed.kind : `${parsed.kind}:${parsed.dir}`;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${label}: folder not found: ${dir}`);
-  const classNames = parsed.kind === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
-  const train = loadSplit(label, dir, IDX_FILES.trainImages, IDX_FILES.trainLabels, classNames.length);
-  const test = loadSplit(label, dir, IDX_FILES.testImages, IDX_FILES.testLabels, classNames.length);
-  if (train.height !== test.height || train.width !== test.width) {
-    throw new DatasetError(`${label}: train images are ${train.height}×${train.width} but test images are ${test.height}×${test.width}`);
+  let ds: Dataset;
+  switch (parsed.kind) {
+    case 'cifar10':
+    case 'cifar100':
+    case 'cifar100-coarse': {
+      const { train, test, dir: filesDir } = loadCifar(label, parsed.kind, dir);
+      const classNames = parsed.kind === 'cifar10' ? CIFAR10_CLASSES : parsed.kind === 'cifar100' ? CIFAR100_FINE_CLASSES : CIFAR100_COARSE_CLASSES;
+      const name = parsed.kind === 'cifar10' ? 'CIFAR-10' : parsed.kind === 'cifar100' ? 'CIFAR-100' : 'CIFAR-100 (coarse labels)';
+      const source = `${name}: ${train.count} train / ${test.count} test 32×32 RGB images, ${classNames.length} classes, from ${filesDir}; Krizhevsky, Learning Multiple Layers of Features from Tiny Images (2009)`;
+      ds = { spec, name, train, test, classNames: [...classNames], source };
+      break;
+    }
+    case 'folder': {
+      const f = loadFolder(label, dir, { imageSize, cacheDir: opts.cacheDir ?? defaultCacheDir(), onProgress: opts.onProgress });
+      const { train, test } = f;
+      const labels = f.classNames.length ? `${f.classNames.length} classes` : 'unlabeled (no kNN monitor or linear probe)';
+      const size = `${train.height}×${train.width}${train.channels === 3 ? ' RGB' : ' gray'}`;
+      const source = `image folder ${dir}: ${train.count} train / ${test.count} test ${size} images, ${labels}; ${f.notes.join('; ')}`;
+      ds = { spec, name: `folder ${dir.split(/[\\/]/).filter(Boolean).pop() ?? dir}`, train, test, classNames: f.classNames, source };
+      break;
+    }
+    default: {
+      const classNames = parsed.kind === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
+      const train = loadSplit(label, dir, IDX_FILES.trainImages, IDX_FILES.trainLabels, classNames.length);
+      const test = loadSplit(label, dir, IDX_FILES.testImages, IDX_FILES.testLabels, classNames.length);
+      if (train.height !== test.height || train.width !== test.width) {
+        throw new DatasetError(`${label}: train images are ${train.height}×${train.width} but test images are ${test.height}×${test.width}`);
+      }
+      const name = parsed.kind === 'builtin' ? 'Fashion-MNIST (built-in subset)' : parsed.kind === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
+      const origin = parsed.kind === 'mnist' ? 'MNIST (LeCun, Cortes & Burges)' : 'Fashion-MNIST (Zalando Research, MIT licence)';
+      const source = `${name}: ${train.count} train / ${test.count} test ${train.height}×${train.width} images from ${dir}; ${origin}`;
+      ds = { spec, name, train, test, classNames: [...classNames], source };
+    }
   }
-
-  const name = parsed.kind === 'builtin' ? 'Fashion-MNIST (built-in subset)' : parsed.kind === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
-  const origin = parsed.kind === 'mnist' ? 'MNIST (LeCun, Cortes & Burges)' : 'Fashion-MNIST (Zalando Research, MIT licence)';
-  const source = `${name}: ${train.count} train / ${test.count} test ${train.height}×${train.width} images from ${dir}; ${origin}`;
-  const ds: Dataset = { spec, name, train, test, classNames: [...classNames], source };
   cache.set(key, ds);
   return ds;
 }
