@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo } from '../src/engine/backend';
-import { registerWasmTrainingKernels } from '../src/engine/wasm-kernels';
+import { FILTER_GRAD_CHUNK_FLOATS, registerWasmTrainingKernels } from '../src/engine/wasm-kernels';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 const CHILD = path.join(FIXTURES, 'fake-tfjs-node', 'select-backend.ts');
@@ -101,6 +101,29 @@ test('the wasm conv gradient kernels handle explicit paddings and NCHW like the 
     const inputGrad = () => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dyv, dy), filter: tf.tensor(wv, filter) }, { ...attrs, inputShape: x } as unknown as tf.NamedAttrMap) as tf.Tensor;
     assertClose(await on('wasm', filterGrad), await on('cpu', filterGrad), `Conv2DBackpropFilter ${JSON.stringify(attrs)}`);
     assertClose(await on('wasm', inputGrad), await on('cpu', inputGrad), `Conv2DBackpropInput ${JSON.stringify(attrs)}`);
+  }
+});
+
+test('the filter gradient summed over many image chunks (and a short last one) matches cpu', async () => {
+  await initBackend('wasm');
+  const chunk = FILTER_GRAD_CHUNK_FLOATS.value;
+  // dy of one image is 7·7·5 = 245 floats (or 4·4·5 = 80): 300 floats gives chunks of 1 and 3 images.
+  try {
+    for (const floats of [300, 250]) {
+      FILTER_GRAD_CHUNK_FLOATS.value = floats;
+      for (const c of [
+        { x: [5, 7, 7, 3], filter: [3, 3, 3, 5], stride: 1, pad: 'same' },
+        { x: [7, 8, 8, 1], filter: [3, 3, 1, 5], stride: 2, pad: 'same' },
+        { x: [5, 9, 9, 2], filter: [3, 3, 2, 5], stride: 2, pad: 'valid' },
+      ] as ConvCase[]) {
+        const dyShape = tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(c.filter) as tf.Tensor4D, c.stride, c.pad).shape;
+        const [xv, dyv] = [values(tf.util.sizeFromShape(c.x), 11), values(tf.util.sizeFromShape(dyShape), 12)];
+        const filterGrad = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, dyShape) }, { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        assertClose(await on('wasm', filterGrad), await on('cpu', filterGrad), `chunked Conv2DBackpropFilter ${floats} ${JSON.stringify(c)}`);
+      }
+    }
+  } finally {
+    FILTER_GRAD_CHUNK_FLOATS.value = chunk;
   }
 });
 

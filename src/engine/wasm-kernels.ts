@@ -56,22 +56,136 @@ export function registerComparisonGradients(): void {
 
 /**
  * dW[i,j,ci,co] = Σ_{b,oh,ow} xPad[b, oh·s+i, ow·s+j, ci] · dy[b,oh,ow,co]
- * is a stride-1 convolution of x with its batch and channel axes swapped ([Cin,H,W,B] as a batch of
- * Cin images with B channels) by dy used as the filter ([outH,outW,B,Cout]) dilated by the stride.
- * Its output [Cin,fh,fw,Cout] is transposed back to the filter layout [fh,fw,Cin,Cout].
+ *
+ * NHWC (what training uses) runs as a GEMM: with the transposed im2col matrix
+ *   Pᵀ[(i,j,ci), n] = xPad[b, oh·s+i, ow·s+j, ci]        n = (b, oh, ow)
+ * dW (flattened [fh·fw·Cin, Cout], already the filter layout) = Pᵀ · dy[n, co], a plain product that
+ * wasm gives to XNNPACK. The reduction axis n = B·outH·outW is huge (10⁵–10⁶) and the other two are small,
+ * so it is cut into chunks of whole images whose dy slice (packed by XNNPACK as the GEMM's weights) stays
+ * in the L2 cache, and the chunks' products are summed. Pᵀ is written by a JS loop straight from x: no
+ * transposing x or dy with wasm's Transpose (the batch-to-last permutes of the conv formulation below
+ * cost more than the conv itself on a 512-image batch).
+ *
+ * NCHW (nothing here trains it) keeps the older formulation: a stride-1 convolution of x with its batch
+ * and channel axes swapped ([Cin,H,W,B] as a batch of Cin images with B channels) by dy used as the
+ * filter ([outH,outW,B,Cout]) dilated by the stride, transposed back to [fh,fw,Cin,Cout].
  */
 function conv2DBackpropFilter(args: { inputs: NamedTensorInfoMap; attrs?: NamedAttrMap; backend: unknown }): TensorInfo {
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as Conv2DBackpropFilterAttrs;
-  const run = kernelRunner(args.backend as KernelBackend);
-  const nhwc = dataFormat !== 'NCHW';
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false,
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
-  const [fh, fw, inChannels, outChannels] = filterShape;
+  if (info.dataFormat === 'channelsLast') return filterGradGemm(x, dy, info, args.backend as BackendWasm);
+  return filterGradSwappedConv(x, dy, info, args.backend as KernelBackend);
+}
+
+/**
+ * Images per GEMM chunk: dy's chunk (XNNPACK's packed weights, reused by every row tile) about this many
+ * floats, i.e. ≤ 0.5 MB, well inside L2. Measured on the 'small' encoder's layers: 128K–256K best, 2M
+ * (no chunking) up to 25% slower on the deepest layer. Exported for tests (many chunks on tiny inputs).
+ */
+export const FILTER_GRAD_CHUNK_FLOATS = { value: 1 << 17 };
+
+function filterGradGemm(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, backend: BackendWasm): TensorInfo {
+  const { batchSize, inHeight: inH, inWidth: inW, inChannels: cin, outChannels: cout } = info;
+  const [outH, outW] = [dy.shape[1], dy.shape[2]]; // dy's own size, as the cpu kernel reads it
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
+  const taps = fh * fw;
+  const rows = taps * cin; // GEMM M
+  const pixels = outH * outW;
+  const perChunk = Math.max(1, Math.min(batchSize, Math.floor(FILTER_GRAD_CHUNK_FLOATS.value / Math.max(1, pixels * cout))));
+  const matMul = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+  const out = backend.makeOutput([fh, fw, cin, cout], 'float32');
+  const acc = new Float32Array(rows * cout);
+  const pT = backend.makeOutput([1, rows, perChunk * pixels], 'float32'); // reused: it is the GEMM's streamed operand
+  // Per filter column j: the ow range whose input column is inside x (outside it, Pᵀ is the zero padding).
+  const owRange = Array.from({ length: fw }, (_, j) => validRange(j * dw - padInfo.left, sw, inW, outW));
+  const ohRange = Array.from({ length: fh }, (_, i) => validRange(i * dh - padInfo.top, sh, inH, outH));
+  for (let b0 = 0; b0 < batchSize; b0 += perChunk) {
+    const nb = Math.min(perChunk, batchSize - b0);
+    const k = nb * pixels; // GEMM K of this chunk
+    // A fresh dy chunk each time: wasm caches the XNNPACK operator (and its packed weights) by b's id.
+    const dyChunk = backend.makeOutput([1, k, cout], 'float32');
+    const a = nb === perChunk ? pT : backend.makeOutput([1, rows, k], 'float32');
+    // Views after every allocation: a heap growth detaches older ones.
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+    (backend.typedArrayFromHeap(dyChunk) as Float32Array).set(dyv.subarray(b0 * pixels * cout, (b0 + nb) * pixels * cout));
+    fillPatchesT(backend.typedArrayFromHeap(a) as Float32Array, xv, b0, nb, k, { inH, inW, cin, outH, outW, fh, fw, sh, sw, dh, dw, top: padInfo.top, left: padInfo.left, ohRange, owRange });
+    const prod = matMul({ inputs: { a, b: dyChunk }, attrs: { transposeA: false, transposeB: false }, backend }) as TensorInfo; // [1, rows, Cout]
+    const pv = backend.typedArrayFromHeap(prod) as Float32Array;
+    for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+    backend.disposeData(prod.dataId);
+    backend.disposeData(dyChunk.dataId);
+    if (a !== pT) backend.disposeData(a.dataId);
+  }
+  backend.disposeData(pT.dataId);
+  (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
+  return out;
+}
+
+/** Output positions o in [0, outSize) whose input coordinate o·stride + offset lies in [0, inSize): [lo, hi). */
+function validRange(offset: number, stride: number, inSize: number, outSize: number): [number, number] {
+  const lo = Math.min(outSize, Math.max(0, Math.ceil(-offset / stride)));
+  const hi = Math.max(lo, Math.min(outSize, Math.floor((inSize - 1 - offset) / stride) + 1));
+  return [lo, hi];
+}
+
+interface PatchGeometry {
+  inH: number; inW: number; cin: number; outH: number; outW: number;
+  fh: number; fw: number; sh: number; sw: number; dh: number; dw: number; top: number; left: number;
+  ohRange: [number, number][]; owRange: [number, number][];
+}
+
+/** Pᵀ[(i·fw + j)·Cin + ci, n] for the images b0 … b0+nb−1, n = ((b−b0)·outH + oh)·outW + ow; `k` is Pᵀ's row length. */
+function fillPatchesT(pT: Float32Array, x: Float32Array, b0: number, nb: number, k: number, g: PatchGeometry): void {
+  const { inH, inW, cin, outH, outW, fw, sh, sw, dh, dw, top, left } = g;
+  for (let i = 0; i < g.fh; i++) {
+    const [oh0, oh1] = g.ohRange[i];
+    for (let j = 0; j < fw; j++) {
+      const [ow0, ow1] = g.owRange[j];
+      const rowBase = (i * fw + j) * cin * k;
+      for (let bl = 0; bl < nb; bl++) {
+        const xImage = (b0 + bl) * inH * inW * cin;
+        for (let oh = 0; oh < outH; oh++) {
+          const n0 = (bl * outH + oh) * outW;
+          if (oh < oh0 || oh >= oh1) {
+            for (let ci = 0; ci < cin; ci++) pT.fill(0, rowBase + ci * k + n0, rowBase + ci * k + n0 + outW);
+            continue;
+          }
+          if (ow0 > 0 || ow1 < outW) {
+            for (let ci = 0; ci < cin; ci++) {
+              const r = rowBase + ci * k + n0;
+              if (ow0 > 0) pT.fill(0, r, r + ow0);
+              if (ow1 < outW) pT.fill(0, r + ow1, r + outW);
+            }
+          }
+          const xRow = xImage + (oh * sh + i * dh - top) * inW * cin;
+          if (cin === 1) {
+            let src = xRow + ow0 * sw + j * dw - left;
+            for (let ow = ow0, d = rowBase + n0 + ow0; ow < ow1; ow++, d++, src += sw) pT[d] = x[src];
+            continue;
+          }
+          for (let ow = ow0; ow < ow1; ow++) {
+            const src = xRow + (ow * sw + j * dw - left) * cin;
+            let d = rowBase + n0 + ow;
+            for (let ci = 0; ci < cin; ci++, d += k) pT[d] = x[src + ci];
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The conv formulation described above conv2DBackpropFilter, for NCHW. */
+function filterGradSwappedConv(x: TensorInfo, dy: TensorInfo, info: tf.backend_util.Conv2DInfo, backend: KernelBackend): TensorInfo {
+  const run = kernelRunner(backend);
+  const nhwc = info.dataFormat === 'channelsLast';
+  const { filterHeight: fh, filterWidth: fw, inChannels, outChannels } = info;
   const { strideHeight: sh, strideWidth: sw, padInfo } = info;
-  const [outH, outW] = nhwc ? [dy.shape[1], dy.shape[2]] : [dy.shape[2], dy.shape[3]];
+  const [outH, outW] = [info.outHeight, info.outWidth];
   const [inH, inW] = [info.inHeight, info.inWidth];
 
   const xT = run('Transpose', { x }, { perm: nhwc ? [3, 1, 2, 0] : [1, 2, 3, 0] }); // [Cin, H, W, B]
