@@ -42,6 +42,31 @@ await esbuild.build({
   outdir: dist,
 });
 
+// Worker threads of the webview panels' host side: t-SNE/UMAP/PCA and neighbours, and the augmentation
+// preview (tfjs on wasm). They run in the extension host process but off its event loop.
+await esbuild.build({
+  ...common,
+  entryPoints: {
+    'analysis-worker': join(root, 'src/webviews/analysis/worker.ts'),
+    'augment-worker': join(root, 'src/webviews/augment/worker.ts'),
+  },
+  outdir: dist,
+});
+
+// The webviews' front end: one browser bundle (and its CSS) per panel, loaded by the panels' HTML
+// through asWebviewUri from dist/webview only (the panels' localResourceRoots).
+await esbuild.build({
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'chrome120',
+  sourcemap: true,
+  minify: true,
+  logLevel: 'warning',
+  entryPoints: Object.fromEntries(['dashboard', 'embeddings', 'augment', 'compare'].map((p) => [p, join(root, `webview-ui/${p}/main.ts`)])),
+  outdir: join(dist, 'webview'),
+});
+
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(dist, f));
 

@@ -25,6 +25,7 @@ import { RunsTreeProvider } from './runsTree';
 import type { Services } from './services';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StoreHolder } from './storeHolder';
+import { Webviews } from '../webviews/panels';
 
 let services: Services | undefined;
 
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const treeView = vscode.window.createTreeView('contrastiveLab.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });
   tree.attach(treeView);
   const codeLens = new ConfigFileCodeLens();
+  const webviews = new Webviews(s);
 
   const commands: Record<string, (...args: never[]) => unknown> = {
     'contrastiveLab.newRun': (preset?: unknown) => newRun(s, preset),
@@ -75,6 +77,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     'contrastiveLab.renameRun': (node?: never) => renameRun(s, node),
     'contrastiveLab.editRunNote': (node?: never) => editNote(s, node),
     'contrastiveLab.showRunLog': (node?: never) => showRunLog(s, node),
+    ...webviews.commands,
   };
 
   context.subscriptions.push(
@@ -91,6 +94,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void tree.refresh(true)),
     { dispose: () => void stores.dispose() },
+    ...webviews.register(),
   );
   void vscode.commands.executeCommand('setContext', 'contrastiveLab.groupBy', tree.groupBy);
   tree.start();

@@ -1,0 +1,130 @@
+import { classNamesFor } from '../../core/datasets';
+import { loadDataset, type Split } from '../../engine/data/datasets';
+import type { EmbeddingRow } from '../../store/types';
+import { CancelledError, type AnalysisClient } from '../analysis/client';
+import { runSummary } from '../data';
+import type { Thumb } from '../protocol/common';
+import { isEmbeddingsToHost, type EmbeddingsToHost, type EmbeddingsToWebview } from '../protocol/embeddings';
+import { paramsKey, totalIterations, type ProjectionParams } from '../protocol/projection';
+import { errorText, type Controller, type PanelDeps } from './types';
+
+/** The test split of a run's dataset (embeddings are of test images), loaded on first use. */
+export type SplitLoader = (dataset: string) => Split;
+export const testSplit: SplitLoader = (dataset) => loadDataset(dataset).test;
+
+/** One sample's picture from a split, as a thumbnail. */
+export function thumbOf(split: Split, sample: number, key: number): Thumb {
+  const per = split.height * split.width * split.channels;
+  return { key, label: split.labels[sample], width: split.width, height: split.height, channels: split.channels, pixels: split.images.slice(sample * per, (sample + 1) * per) };
+}
+
+/**
+ * The embedding explorer's host side: loads a saved embedding, answers with the cached map or computes
+ * it in the analysis worker (streaming the layout as it converges, then caching it in the store), and
+ * serves thumbnails and cosine neighbours by row.
+ */
+export class EmbeddingsController implements Controller {
+  private embedding?: EmbeddingRow;
+  private dataset = '';
+  private job?: { requestId: number; cancel(): void };
+  private disposed = false;
+
+  constructor(
+    readonly runId: number,
+    private readonly deps: PanelDeps,
+    private readonly analysis: AnalysisClient,
+    private readonly split: SplitLoader = testSplit,
+  ) {}
+
+  private post(m: EmbeddingsToWebview): void {
+    if (!this.disposed) this.deps.post(m);
+  }
+
+  handle(message: unknown): void {
+    if (!isEmbeddingsToHost(message)) {
+      this.deps.log?.(`embeddings: ignored an invalid message from the webview: ${JSON.stringify(message)?.slice(0, 200)}`);
+      return;
+    }
+    void this.dispatch(message).catch((e: unknown) => this.post({ type: 'error', message: errorText(e), requestId: message.type === 'project' ? message.requestId : undefined }));
+  }
+
+  private async dispatch(m: EmbeddingsToHost): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        return this.init();
+      case 'project':
+        return this.project(m.embeddingId, m.requestId, m.params);
+      case 'cancel':
+        if (this.job?.requestId === m.requestId) this.job.cancel();
+        return;
+      case 'thumbs': {
+        const e = await this.load(m.embeddingId);
+        const split = this.split(this.dataset);
+        const thumbs = m.rows.filter((r) => r < e.count).map((r) => thumbOf(split, e.indices[r], r));
+        this.post({ type: 'thumbs', embeddingId: e.id, thumbs });
+        return;
+      }
+      case 'neighbours': {
+        const e = await this.load(m.embeddingId);
+        if (m.row >= e.count) throw new Error(`row ${m.row} is not in embedding ${e.id} (${e.count} rows)`);
+        const r = await this.analysis.neighbours(`${this.deps.dbPath()}#${e.id}`, async () => ({ vectors: e.vectors, n: e.count, d: e.dim }), m.row, m.k);
+        this.post({ type: 'neighbours', embeddingId: e.id, row: m.row, neighbours: r.ids.map((row, i) => ({ row, similarity: r.similarities[i] })) });
+        return;
+      }
+    }
+  }
+
+  private async init(): Promise<void> {
+    const store = await this.deps.store();
+    const run = await store.getRun(this.runId);
+    if (!run) throw new Error(`Run ${this.runId} is not in ${store.path}.`);
+    this.dataset = run.dataset;
+    const list = (await store.listEmbeddings(this.runId)).filter((e) => e.split === 'test');
+    this.post({ type: 'init', run: runSummary(run), classNames: classNamesFor(run.dataset), embeddings: list.map((e) => ({ id: e.id, epoch: e.epoch, count: e.count, dim: e.dim })) });
+  }
+
+  /** The embedding's vectors, kept while it is the one shown. */
+  private async load(embeddingId: number): Promise<EmbeddingRow> {
+    if (this.embedding?.id === embeddingId) return this.embedding;
+    const store = await this.deps.store();
+    if (!this.dataset) this.dataset = (await store.getRun(this.runId))?.dataset ?? 'builtin';
+    const e = await store.getEmbedding(embeddingId);
+    if (!e || !(await store.listEmbeddings(this.runId)).some((x) => x.id === embeddingId)) throw new Error(`embedding ${embeddingId} does not belong to run ${this.runId}`);
+    this.embedding = e;
+    this.post({ type: 'embedding', embeddingId, labels: e.labels, indices: e.indices });
+    return e;
+  }
+
+  private async project(embeddingId: number, requestId: number, params: ProjectionParams): Promise<void> {
+    this.job?.cancel();
+    this.job = undefined;
+    const e = await this.load(embeddingId);
+    const store = await this.deps.store();
+    const key = paramsKey(params);
+    const cached = await store.getProjection(embeddingId, params.method, key);
+    const base = { type: 'projection' as const, embeddingId, requestId, params };
+    if (cached && cached.coords.length === 2 * e.count) {
+      this.post({ ...base, coords: cached.coords, iteration: cached.iterations, totalIterations: totalIterations(params), done: true, cached: true, kl: cached.kl, seconds: cached.seconds });
+      return;
+    }
+    const t0 = Date.now();
+    const job = this.analysis.project(e.vectors, e.count, e.dim, params, (p) =>
+      this.post({ ...base, coords: p.coords, iteration: p.iteration, totalIterations: p.total, done: false, cached: false, kl: p.kl, seconds: (Date.now() - t0) / 1000 }),
+    );
+    this.job = { requestId, cancel: job.cancel };
+    try {
+      const r = await job.result;
+      this.post({ ...base, coords: r.coords, iteration: r.iteration, totalIterations: r.total, done: true, cached: false, kl: r.kl, seconds: r.seconds });
+      await store.saveProjection(embeddingId, { method: params.method, params: key, coords: r.coords, iterations: r.iteration, kl: r.kl, seconds: r.seconds });
+    } catch (err) {
+      if (!(err instanceof CancelledError)) throw err;
+    } finally {
+      if (this.job?.requestId === requestId) this.job = undefined;
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.job?.cancel();
+  }
+}

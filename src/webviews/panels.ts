@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { Services } from '../extension/services';
+import { describeRun } from '../extension/runsModel';
+import type { RunsNode } from '../extension/runsTree';
+import { AnalysisClient } from './analysis/client';
+import { AugmentClient } from './augment/client';
+import { AugmentController } from './controllers/augment';
+import { CompareController } from './controllers/compare';
+import { DashboardController } from './controllers/dashboard';
+import { EmbeddingsController } from './controllers/embeddings';
+import type { Controller, PanelDeps } from './controllers/types';
+import { PANEL_BUNDLES, webviewHtml, type PanelKind } from './html';
+import { AUGMENT_VIEW_TYPE, isAugmentState } from './protocol/augment';
+import { COMPARE_VIEW_TYPE, isCompareState } from './protocol/compare';
+import { DASHBOARD_VIEW_TYPE, isDashboardState } from './protocol/dashboard';
+import { EMBEDDINGS_VIEW_TYPE, isEmbeddingsState } from './protocol/embeddings';
+
+/**
+ * The four panels, VS Code side: commands that open them (from the Runs view, the palette, or with run
+ * ids), one WebviewPanelSerializer each so they come back after a reload (from the state the webview
+ * saved with setState), and the wiring of each webview to its controller. Everything else lives in the
+ * controllers, which do not import vscode.
+ */
+
+const VIEW_TYPES: Record<PanelKind, string> = { dashboard: DASHBOARD_VIEW_TYPE, embeddings: EMBEDDINGS_VIEW_TYPE, augmentations: AUGMENT_VIEW_TYPE, compare: COMPARE_VIEW_TYPE };
+
+type Target = RunsNode | number | undefined;
+
+function idsOf(node: Target, nodes: unknown): number[] {
+  const list = Array.isArray(nodes) && nodes.length ? (nodes as Target[]) : node !== undefined ? [node] : [];
+  return list.flatMap((n) => (typeof n === 'number' ? [n] : n?.kind === 'run' ? [n.view.row.id] : []));
+}
+
+async function pickRuns(s: Services, placeholder: string, many: boolean): Promise<number[]> {
+  await s.tree.refresh();
+  const items = s.tree.all().map((v) => ({ label: v.row.name, description: describeRun(v), detail: `#${v.row.id}`, id: v.row.id }));
+  if (!items.length) {
+    void vscode.window.showInformationMessage('Contrastive Lab: there are no runs yet.');
+    return [];
+  }
+  if (many) return ((await vscode.window.showQuickPick(items, { placeHolder: placeholder, canPickMany: true, matchOnDescription: true })) ?? []).map((i) => i.id);
+  const one = await vscode.window.showQuickPick(items, { placeHolder: placeholder, matchOnDescription: true });
+  return one ? [one.id] : [];
+}
+
+export class Webviews implements vscode.Disposable {
+  private readonly open = new Map<string, vscode.WebviewPanel>();
+  private analysisClient?: AnalysisClient;
+  private augmentClient?: AugmentClient;
+
+  constructor(private readonly s: Services) {}
+
+  /** The only folder the webviews may load from (localResourceRoots). */
+  private get root(): vscode.Uri {
+    return vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'webview');
+  }
+
+  private get analysis(): AnalysisClient {
+    return (this.analysisClient ??= new AnalysisClient(vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'analysis-worker.js').fsPath));
+  }
+  private get augment(): AugmentClient {
+    return (this.augmentClient ??= new AugmentClient(vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'augment-worker.js').fsPath));
+  }
+
+  /** Commands and serializers, for context.subscriptions. */
+  register(): vscode.Disposable[] {
+    const restore = <S>(isState: (v: unknown) => v is S, open: (panel: vscode.WebviewPanel, state: S) => void): vscode.WebviewPanelSerializer => ({
+      deserializeWebviewPanel: async (panel, state) => {
+        if (isState(state)) open(panel, state);
+        else panel.dispose(); // nothing to show: the webview never said what it was showing
+      },
+    });
+    return [
+      vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, restore(isDashboardState, (p, st) => this.dashboard(st.runId, p))),
+      vscode.window.registerWebviewPanelSerializer(EMBEDDINGS_VIEW_TYPE, restore(isEmbeddingsState, (p, st) => this.embeddings(st.runId, p))),
+      vscode.window.registerWebviewPanelSerializer(AUGMENT_VIEW_TYPE, restore(isAugmentState, (p, st) => this.augmentations(st.runId, p, st.dataset))),
+      vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW_TYPE, restore(isCompareState, (p, st) => this.compare(st.runIds, p))),
+      this,
+    ];
+  }
+
+  /** Command handlers: a tree node (and the multi-selection), run id(s), or nothing (then a quick pick). */
+  readonly commands = {
+    'contrastiveLab.openDashboard': async (node?: Target, nodes?: unknown) => {
+      const ids = idsOf(node, nodes);
+      for (const id of ids.length ? ids : await pickRuns(this.s, 'Run to show', false)) this.dashboard(id);
+    },
+    'contrastiveLab.showEmbeddings': async (node?: Target) => {
+      const [id] = idsOf(node, undefined).length ? idsOf(node, undefined) : await pickRuns(this.s, 'Run whose embeddings to explore', false);
+      if (id !== undefined) this.embeddings(id);
+    },
+    'contrastiveLab.previewAugmentations': (node?: Target) => {
+      const [id] = idsOf(node, undefined);
+      this.augmentations(id ?? null);
+    },
+    'contrastiveLab.compareRuns': async (node?: Target, nodes?: unknown) => {
+      let ids = idsOf(node, nodes);
+      if (ids.length < 2) ids = [...new Set([...ids, ...(await pickRuns(this.s, 'Runs to compare (two or more)', true))])];
+      if (ids.length < 2) {
+        if (ids.length) void vscode.window.showInformationMessage('Contrastive Lab: choose two or more runs to compare.');
+        return;
+      }
+      this.compare(ids.slice(0, 8));
+    },
+  };
+
+  private deps(panel: vscode.WebviewPanel): PanelDeps {
+    return {
+      store: () => this.s.stores.get(),
+      post: (m) => void panel.webview.postMessage(m),
+      onWorkerEvent: (l) => this.s.manager.onWorkerEvent(({ run, event }) => l({ runId: run.runId, dbPath: run.dbPath, event })),
+      dbPath: () => this.s.stores.path,
+      log: (m) => this.s.log.warn(m),
+    };
+  }
+
+  private runName(id: number): string {
+    return this.s.tree.find(id)?.row.name ?? `Run #${id}`;
+  }
+
+  /** Reveals the panel already showing `key`, or sets one up (a new one, or one VS Code restored). */
+  private show(kind: PanelKind, key: string, title: string, make: (deps: PanelDeps) => Controller, restored?: vscode.WebviewPanel): void {
+    const existing = this.open.get(`${kind}:${key}`);
+    if (existing && !restored) {
+      existing.reveal();
+      return;
+    }
+    const options = { enableScripts: true, localResourceRoots: [this.root] };
+    const panel = restored ?? vscode.window.createWebviewPanel(VIEW_TYPES[kind], title, vscode.ViewColumn.Active, options);
+    panel.webview.options = options;
+    panel.title = title;
+    panel.iconPath = vscode.Uri.joinPath(this.s.context.extensionUri, 'media', 'contrastive-lab.svg');
+    const bundle = PANEL_BUNDLES[kind];
+    panel.webview.html = webviewHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: randomBytes(16).toString('base64'),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.root, `${bundle}.js`)).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.root, `${bundle}.css`)).toString(),
+      title,
+    });
+    const controller = make(this.deps(panel));
+    this.open.set(`${kind}:${key}`, panel);
+    const subs = [
+      panel.webview.onDidReceiveMessage((m: unknown) => controller.handle(m)),
+      panel.onDidDispose(() => {
+        controller.dispose();
+        if (this.open.get(`${kind}:${key}`) === panel) this.open.delete(`${kind}:${key}`);
+        subs.forEach((d) => d.dispose());
+      }),
+    ];
+  }
+
+  dashboard(runId: number, restored?: vscode.WebviewPanel): void {
+    const actions = {
+      stop: (id: number) => vscode.commands.executeCommand('contrastiveLab.stopRun', id),
+      rerun: async (id: number) => {
+        const ids = (await vscode.commands.executeCommand<number[] | undefined>('contrastiveLab.rerun', id)) ?? [];
+        for (const n of ids) this.dashboard(n);
+      },
+      openEmbeddings: (id: number) => this.embeddings(id),
+      openAugmentations: (id: number) => this.augmentations(id),
+    };
+    this.show('dashboard', String(runId), `Dashboard: ${this.runName(runId)}`, (d) => new DashboardController(runId, d, actions), restored);
+  }
+
+  embeddings(runId: number, restored?: vscode.WebviewPanel): void {
+    this.show('embeddings', String(runId), `Embeddings: ${this.runName(runId)}`, (d) => new EmbeddingsController(runId, d, this.analysis), restored);
+  }
+
+  augmentations(runId: number | null, restored?: vscode.WebviewPanel, dataset?: string): void {
+    const title = runId === null ? 'Augmentation Preview' : `Augmentations: ${this.runName(runId)}`;
+    this.show('augmentations', String(runId), title, (d) => new AugmentController(runId, d, this.augment, dataset ?? this.s.settings().defaultDataset), restored);
+  }
+
+  compare(runIds: number[], restored?: vscode.WebviewPanel): void {
+    this.show('compare', runIds.join(','), `Compare ${runIds.map((id) => `#${id}`).join(', ')}`, (d) => new CompareController(runIds, d, this.analysis), restored);
+  }
+
+  dispose(): void {
+    for (const p of [...this.open.values()]) p.dispose();
+    this.analysisClient?.dispose();
+    this.augmentClient?.dispose();
+  }
+}

@@ -1,0 +1,225 @@
+import type { AugmentParams } from '../../src/core/augment-spec';
+import type { Thumb } from '../../src/webviews/protocol/common';
+import { isAugmentState, isAugmentToWebview, MAX_IMAGES, MAX_PER_IMAGE, PARAM_FIELDS, type AugmentState, type AugmentToHost, type ViewParams } from '../../src/webviews/protocol/augment';
+import { byId, h, setChildren } from '../shared/dom';
+import { thumbCanvas } from '../shared/thumbs';
+import { loadState, onMessage, post, saveState } from '../shared/vscode';
+import '../shared/base.css';
+import './augment.css';
+
+/**
+ * Augmentation preview: real test images, each with K samples of each view, rendered by the training
+ * code's own augmentation in the extension's worker thread. Every slider and toggle re-renders at once;
+ * "Re-roll" draws a new seed.
+ */
+const send = (m: AugmentToHost) => post(m);
+let state: AugmentState | undefined = loadState(isAugmentState);
+let runParams: ViewParams | null = null;
+let classNames: string[] = [];
+let requestId = 0;
+/** Probabilities remembered when a toggle switches a step off, to restore them when it goes back on. */
+const remembered = new Map<string, number>();
+
+const PROB_TOGGLES: [keyof AugmentParams, string][] = [
+  ['flipProb', 'Horizontal flip'],
+  ['jitterProb', 'Colour jitter'],
+  ['grayscaleProb', 'Grayscale'],
+  ['blurProb', 'Gaussian blur'],
+  ['solarizeProb', 'Solarize'],
+];
+
+document.body.append(
+  h('header', {}, h('h1', { id: 'title' }, 'Augmentation preview'), h('div', { id: 'subtitle', class: 'muted' })),
+  h(
+    'div',
+    { class: 'toolbar', role: 'group', 'aria-label': 'Preview options' },
+    h('label', { for: 'seed' }, 'Seed '),
+    h('input', { id: 'seed', type: 'number', min: 0, max: 2147483647, step: 1 }),
+    h('button', { id: 'reroll', title: 'Draw new random augmentations' }, 'Re-roll'),
+    h('label', { for: 'per-image' }, 'Samples per view '),
+    h('select', { id: 'per-image' }, ...Array.from({ length: MAX_PER_IMAGE }, (_, i) => h('option', { value: i + 1 }, String(i + 1)))),
+    h('label', { for: 'count' }, 'Images '),
+    h('select', { id: 'count' }, ...[2, 4, 6, 8, 10, 12, 16].filter((n) => n <= MAX_IMAGES).map((n) => h('option', { value: n }, String(n)))),
+    h('button', { id: 'reset', class: 'secondary', title: "Back to the run's own pipeline" }, "Reset to run's pipeline"),
+    h('span', { id: 'source', class: 'badge' }),
+  ),
+  h('div', { id: 'error', class: 'error', role: 'alert' }),
+  h('div', { class: 'layout' }, h('div', { id: 'grid', class: 'aug-grid', 'aria-live': 'polite' }), h('form', { id: 'editor', class: 'editor', 'aria-label': 'Augmentation parameters' })),
+  h('p', { id: 'timing', class: 'muted' }),
+);
+
+const seedInput = byId<HTMLInputElement>('seed');
+const perImageSelect = byId<HTMLSelectElement>('per-image');
+const countSelect = byId<HTMLSelectElement>('count');
+
+function changed(): void {
+  if (!state) return;
+  saveState(state);
+  renderSource();
+  request();
+}
+
+seedInput.addEventListener('change', () => {
+  if (!state) return;
+  state = { ...state, seed: Math.max(0, Math.floor(Number(seedInput.value) || 0)) };
+  changed();
+});
+byId('reroll').addEventListener('click', () => {
+  if (!state) return;
+  state = { ...state, seed: Math.floor(Math.random() * 2147483647) };
+  seedInput.value = String(state.seed);
+  changed();
+});
+perImageSelect.addEventListener('change', () => {
+  if (!state) return;
+  state = { ...state, perImage: Number(perImageSelect.value) };
+  changed();
+});
+countSelect.addEventListener('change', () => {
+  if (!state) return;
+  state = { ...state, count: Number(countSelect.value) };
+  changed();
+});
+byId('reset').addEventListener('click', () => {
+  if (!state || !runParams) return;
+  state = { ...state, params: structuredClone(runParams) };
+  renderEditor();
+  changed();
+});
+
+const isRunPipeline = () => !!state && !!runParams && JSON.stringify(state.params) === JSON.stringify(runParams);
+
+function renderSource(): void {
+  const b = byId('source');
+  b.textContent = runParams ? (isRunPipeline() ? "run's pipeline" : 'edited') : 'method defaults';
+  (byId('reset') as HTMLButtonElement).disabled = !runParams || isRunPipeline();
+}
+
+let frame = 0;
+/** One render request per animation frame, however fast a slider moves; the host keeps only the latest. */
+function request(): void {
+  if (frame || !state) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    if (!state) return;
+    requestId++;
+    document.body.dataset.pending = String(requestId);
+    send({ type: 'render', requestId, params: state.params, seed: state.seed, perImage: state.perImage, count: state.count });
+  });
+}
+
+function setParam(view: keyof ViewParams, key: keyof AugmentParams, value: number): void {
+  if (!state) return;
+  const p = { ...state.params[view], [key]: value };
+  // Keep min ≤ max pairs valid while a slider moves past its partner.
+  const pairs: [keyof AugmentParams, keyof AugmentParams][] = [
+    ['cropMinScale', 'cropMaxScale'],
+    ['cropMinRatio', 'cropMaxRatio'],
+    ['blurSigmaMin', 'blurSigmaMax'],
+  ];
+  for (const [lo, hi] of pairs) {
+    if (p[lo] > p[hi]) {
+      if (key === lo) p[hi] = p[lo];
+      else p[lo] = p[hi];
+    }
+  }
+  state = { ...state, params: { ...state.params, [view]: p } };
+  syncEditor();
+  changed();
+}
+
+function stepOf(min: number, max: number): number {
+  return max - min > 5 ? 0.05 : 0.01;
+}
+
+function renderEditor(): void {
+  if (!state) return;
+  const views: (keyof ViewParams)[] = ['view1', 'view2'];
+  setChildren(
+    byId('editor'),
+    ...views.map((view, vi) => {
+      const toggles = PROB_TOGGLES.map(([key, label]) => {
+        const box = h('input', { type: 'checkbox', id: `${view}-${key}-on`, 'data-view': view, 'data-toggle': key });
+        box.addEventListener('change', () => {
+          const cur = state!.params[view][key];
+          if (!box.checked) {
+            remembered.set(`${view}.${key}`, cur || 0.5);
+            setParam(view, key, 0);
+          } else setParam(view, key, remembered.get(`${view}.${key}`) ?? 0.5);
+        });
+        return h('label', { class: 'toggle' }, box, ` ${label}`);
+      });
+      const sliders = PARAM_FIELDS.map((f) => {
+        const id = `${view}-${f.key}`;
+        const input = h('input', { type: 'range', id, min: f.min, max: f.max, step: stepOf(f.min, f.max), 'data-view': view, 'data-key': f.key, 'aria-describedby': `${id}-value` });
+        input.addEventListener('input', () => setParam(view, f.key, Number(input.value)));
+        return h('div', { class: 'param', title: f.description }, h('label', { for: id }, f.key), input, h('output', { id: `${id}-value`, for: id }));
+      });
+      return h('fieldset', {}, h('legend', {}, `View ${vi + 1}`), h('div', { class: 'toggles' }, ...toggles), ...sliders);
+    }),
+  );
+  syncEditor();
+}
+
+/** Puts the state's values into the controls (after a reset, a partner slider moving, or a toggle). */
+function syncEditor(): void {
+  if (!state) return;
+  for (const view of ['view1', 'view2'] as const) {
+    for (const f of PARAM_FIELDS) {
+      const input = document.getElementById(`${view}-${f.key}`) as HTMLInputElement | null;
+      if (!input) continue;
+      const v = state.params[view][f.key];
+      if (Number(input.value) !== v) input.value = String(v);
+      byId(`${view}-${f.key}-value`).textContent = v.toFixed(2);
+    }
+    for (const [key] of PROB_TOGGLES) {
+      const box = document.getElementById(`${view}-${key}-on`) as HTMLInputElement | null;
+      if (box) box.checked = state.params[view][key] > 0;
+    }
+  }
+}
+
+function renderGrid(originals: Thumb[], views: [Thumb[], Thumb[]], perImage: number): void {
+  const size = 56;
+  const header = h('div', { class: 'aug-row aug-head' }, h('div', {}, 'image'), h('div', {}, `view 1 × ${perImage}`), h('div', {}, `view 2 × ${perImage}`));
+  const rows = originals.map((o, i) => {
+    const name = classNames[o.label] ?? `class ${o.label}`;
+    const cells = (v: 0 | 1) => h('div', { class: 'aug-cells', 'data-view': v + 1 }, ...views[v].slice(i * perImage, (i + 1) * perImage).map((t, k) => thumbCanvas(t, size, `${name}, view ${v + 1}, sample ${k + 1}`)));
+    return h('div', { class: 'aug-row', 'data-index': o.key }, h('figure', {}, thumbCanvas(o, size, `${name} (test image ${o.key})`), h('figcaption', {}, name)), cells(0), cells(1));
+  });
+  setChildren(byId('grid'), header, ...rows);
+}
+
+onMessage(isAugmentToWebview, (m) => {
+  switch (m.type) {
+    case 'init': {
+      runParams = m.runParams;
+      classNames = m.classNames;
+      const saved = state && state.runId === m.runId ? state : undefined;
+      state = saved ?? { runId: m.runId, dataset: m.dataset, params: structuredClone(m.params), seed: 0, perImage: 4, count: 8 };
+      state = { ...state, dataset: m.dataset };
+      document.title = m.runName ? `Augmentations: ${m.runName}` : 'Augmentation preview';
+      byId('title').textContent = m.runName ? `Augmentations — ${m.runName}` : 'Augmentation preview';
+      byId('subtitle').textContent = `${m.dataset} · test images · the training pipeline's own code (src/engine/augment)`;
+      seedInput.value = String(state.seed);
+      perImageSelect.value = String(state.perImage);
+      countSelect.value = String(state.count);
+      byId('reset').hidden = !runParams;
+      renderEditor();
+      changed();
+      break;
+    }
+    case 'samples':
+      if (m.requestId !== requestId) return;
+      byId('error').textContent = '';
+      renderGrid(m.originals, m.views, m.perImage);
+      byId('timing').textContent = `Rendered ${m.originals.length} images × ${m.perImage} samples × 2 views in ${m.milliseconds} ms (seed ${m.seed}).`;
+      document.body.dataset.rendered = String(m.requestId);
+      break;
+    case 'error':
+      byId('error').textContent = m.message;
+      break;
+  }
+});
+
+send({ type: 'ready' });
