@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { formatProblems, resolveConfig, runConfigJsonSchema } from './core/config';
 import { METHOD_INFO } from './core/methods';
+import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
 import { printRun, printRuns } from './cli/show';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
@@ -19,10 +20,13 @@ Commands:
   export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV
   schema                                    print the JSON schema of run-config files
   methods                                   list the available methods
+${DATA_USAGE}
 
 Options for every command:
   --db PATH      the run database (default: ${defaultDatabasePath()}; env CLAB_DB)
   --json         machine-readable output (train: one final JSON line; runs/show: JSON)
+
+${DATA_OPTIONS_USAGE}
 
 Train flags (override the config file; any key: --set optimizer.weightDecay=1e-4):
 ${Object.entries(TRAIN_FLAGS)
@@ -41,6 +45,10 @@ const OPTIONS = {
   epoch: { type: 'string' },
   'extra-module-dir': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
+  'cache-dir': { type: 'string' },
+  mirror: { type: 'string' },
+  force: { type: 'boolean', default: false },
+  'image-size': { type: 'string' },
   ...Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' }])),
 } as const;
 
@@ -80,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
         await store.close();
       }
     }
+    case 'data':
+      return runDataCommand(rest, values);
     case 'schema':
       process.stdout.write(`${JSON.stringify(runConfigJsonSchema(), null, 2)}\n`);
       return 0;

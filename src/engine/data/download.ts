@@ -16,7 +16,6 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSyn
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 
@@ -265,19 +264,34 @@ async function fetchInto(url: string, part: string, have: number, name: string, 
     lastReport = now;
     opts.onProgress?.({ file: name, received: start + received, total, resumedFrom: start, bytesPerSecond: (received * 1000) / Math.max(1, now - t0) });
   };
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
+  report(true);
+  // Not stream.pipeline: on a broken connection it destroys the file stream and drops what was still
+  // buffered, so the .part would be shorter than what arrived. Here the file is always ended cleanly.
+  const { broken, diskError } = await new Promise<{ broken?: Error; diskError?: Error }>((done) => {
+    const out = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
+    let broken: Error | undefined;
+    let diskError: Error | undefined;
+    res.on('data', (chunk: Buffer) => {
       received += chunk.length;
       report();
-      cb(null, chunk);
-    },
+      if (!out.write(chunk)) {
+        res.pause();
+        out.once('drain', () => res.resume());
+      }
+    });
+    res.on('error', (e) => (broken ??= e));
+    res.on('close', () => {
+      if (!res.complete) broken ??= new Error('connection closed early');
+      if (!out.destroyed) out.end();
+    });
+    out.on('error', (e) => {
+      diskError = e;
+      res.destroy();
+    });
+    out.on('close', () => done({ broken, diskError }));
   });
-  report(true);
-  try {
-    await pipeline(res, counter, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
-  } catch (e) {
-    throw new PartialError(`connection lost after ${start + received}${total ? ` of ${total}` : ''} bytes (${(e as Error).message})`);
-  }
+  if (diskError) throw new DownloadError(`${part}: cannot write the download (${diskError.message})`);
+  if (broken) throw new PartialError(`connection lost after ${start + received}${total ? ` of ${total}` : ''} bytes (${broken.message})`);
   report(true);
   if (total !== undefined && start + received < total) throw new PartialError(`connection closed after ${start + received} of ${total} bytes`);
   return received;

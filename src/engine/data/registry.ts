@@ -65,15 +65,16 @@ function findIdx(dir: string, base: string): string | undefined {
 function idxEntry(spec: string, title: string, dir: string, classes: number): LocalDataset {
   const bases = [IDX_FILES.trainImages, IDX_FILES.trainLabels, IDX_FILES.testImages, IDX_FILES.testLabels];
   const found = bases.map((b) => findIdx(dir, b));
-  const e: LocalDataset = { spec, title, dir, state: 'missing', bytes: sizeOf(dir), classes, channels: 1 };
+  // 28×28 until the files say otherwise (a folder of IDX files may hold another size).
+  const e: LocalDataset = { spec, title, dir, state: 'missing', bytes: sizeOf(dir), classes, channels: 1, height: 28, width: 28 };
   if (found.every(Boolean)) {
     const tr = idxDims(found[0]!);
     const te = idxDims(found[2]!);
     e.state = 'ready';
     e.train = tr?.[0];
     e.test = te?.[0];
-    e.height = tr?.[1];
-    e.width = tr?.[2];
+    e.height = tr?.[1] ?? e.height;
+    e.width = tr?.[2] ?? e.width;
   } else if (found.some(Boolean) || readdirSafe(dir).some((f) => f.endsWith('.part'))) e.state = 'partial';
   return e;
 }
@@ -121,9 +122,11 @@ export function listLocalDatasets(cacheDir: string, opts: { builtinDir?: string 
       id === 'cifar10' || id === 'cifar100'
         ? cifarEntry(id, dir, downloads)
         : idxEntry(id, DOWNLOADS[id].title, dir, (id === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES).length);
-    if (e.state === 'ready' && !readCompleteMarker(dir)) e.note = [e.note, 'files put here by hand: not verified by clab data download'].filter(Boolean).join('; ');
-    if (e.state === 'partial') e.note = `incomplete: run \`clab data download ${id}\` to resume`;
-    if (e.state === 'missing') e.note = `not downloaded: \`clab data download ${id}\``;
+    const notes = [e.note];
+    if (e.state === 'ready' && !readCompleteMarker(dir)) notes.push('files put here by hand: not verified by clab data download');
+    if (e.state === 'partial') notes.unshift(`incomplete: run \`clab data download ${id}\` to resume`);
+    if (e.state === 'missing') notes.unshift(`not downloaded: \`clab data download ${id}\``);
+    e.note = notes.filter(Boolean).join('; ');
     out.push(e);
   }
   const decoded = join(cacheDir, 'decoded');
