@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classNamesFor, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES } from '../src/core/datasets';
 import { resolveConfig } from '../src/core/config';
@@ -39,6 +39,8 @@ void test('dataset specs: every kind with a folder, and the downloadable ones wi
   assert.deepEqual(parseDatasetSpec('folder:./pics'), { kind: 'folder', dir: './pics' });
   for (const k of ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'cifar100-coarse']) assert.deepEqual(parseDatasetSpec(k), { kind: k });
   for (const bad of ['folder', 'folder:', 'imagenet:/x', 'cifar', 'CIFAR10:/x']) throwsDatasetError(() => parseDatasetSpec(bad), esc(`unknown dataset spec '${bad}'`), /folder:DIR/);
+  // A shell does not expand ~ after the colon, so we do.
+  throwsDatasetError(() => loadDataset('folder:~/no-such-clab-folder'), esc(`folder not found: ${join(homedir(), 'no-such-clab-folder')}`));
   // Both CIFAR-100 label sets live in the one downloaded folder.
   assert.equal(cachedDatasetDir('cifar100-coarse', '/c'), join('/c', 'cifar100'));
   assert.equal(cachedDatasetDir('fashion-mnist', '/c'), join('/c', 'fashion-mnist'));

@@ -15,6 +15,7 @@
  * datasets without loading a backend.
  */
 import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DatasetError, readIdxImages, readIdxLabels } from './idx';
 import { Rng } from './rng';
@@ -84,6 +85,11 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
   throw new DatasetError(`unknown dataset spec '${spec}': ${SPEC_HELP}`);
 }
 
+/** `~/x` → the home folder's x: a shell leaves `folder:~/x` alone (no tilde expansion after a colon). */
+function expandHome(dir: string): string {
+  return dir === '~' || dir.startsWith('~/') || dir.startsWith('~\\') ? join(homedir(), dir.slice(1)) : dir;
+}
+
 /** The cache sub-folder `clab data download NAME` fills, for a kind given without a folder. */
 export function cachedDatasetDir(kind: DatasetKind, cacheDir = defaultCacheDir()): string {
   return join(cacheDir, kind === 'cifar100-coarse' ? 'cifar100' : kind);
@@ -120,7 +126,7 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
   const imageSize = opts.imageSize ?? 32;
   let dir: string;
   if (parsed.kind === 'builtin') dir = resolveBuiltinDir(opts.builtinDir);
-  else if (parsed.dir !== undefined) dir = resolve(parsed.dir);
+  else if (parsed.dir !== undefined) dir = resolve(expandHome(parsed.dir));
   else {
     dir = cachedDatasetDir(parsed.kind, opts.cacheDir);
     const name = parsed.kind === 'cifar100-coarse' ? 'cifar100' : parsed.kind;
