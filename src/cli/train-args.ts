@@ -4,7 +4,8 @@ import { deepMerge } from '../core/spec';
 /** `clab train` flags that map onto config keys; anything else goes through `--set path=value`. */
 export const TRAIN_FLAGS: Record<string, { path: string; type: 'string' | 'number'; help: string }> = {
   method: { path: 'method', type: 'string', help: 'method id (simclr, …)' },
-  dataset: { path: 'dataset', type: 'string', help: 'builtin | fashion-mnist:DIR | mnist:DIR' },
+  dataset: { path: 'dataset', type: 'string', help: 'builtin | mnist | fashion-mnist | cifar10 | cifar100[-coarse] | KIND:DIR | folder:DIR' },
+  'image-size': { path: 'imageSize', type: 'number', help: 'input size for folder:DIR datasets (0 = as stored)' },
   name: { path: 'name', type: 'string', help: 'run name' },
   epochs: { path: 'epochs', type: 'number', help: 'passes over the training set' },
   'batch-size': { path: 'batchSize', type: 'number', help: 'images per step' },
