@@ -29,6 +29,8 @@ await esbuild.build({
     cli: join(root, 'src/cli.ts'),
     worker: join(root, 'src/engine/worker.ts'),
     bench: join(root, 'src/bench.ts'),
+    // Data-parallel training threads (worker_threads), started by the training process.
+    shard: join(root, 'src/engine/parallel/shard-worker.ts'),
   },
   outdir: dist,
   banner: { js: '#!/usr/bin/env node' },

@@ -4,7 +4,10 @@
  * (../shared/bench/torch_peer.py) with the same architecture, method, batch and optimizer, run in the same
  * invocation so the ratio compares like with like on the same machine state.
  *
- *   npm run bench -- [--batch 256] [--steps 10] [--warmup 2] [--backends wasm,cpu] [--peer PATH] [--json]
+ *   npm run bench -- [--batch 256] [--steps 10] [--warmup 2] [--backends wasm,cpu] [--threads 1,2] [--peer PATH] [--json]
+ *
+ * --threads: training threads for wasm (data-parallel, src/engine/parallel); each count is one row.
+ * Default: 1 and the number of CPU cores (the peer uses every core too).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +23,7 @@ import { Rng } from './engine/data/rng';
 import { CONVNET_PRESETS } from './engine/models/encoder';
 import { methodDefinition } from './engine/methods';
 import { createOptimizer } from './engine/optim';
+import { startDataParallel } from './engine/parallel/data-parallel';
 import { makeViews, trainStep } from './engine/step';
 
 const { values } = parseArgs({
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'tfjs-node-gpu,tfjs-node,wasm,cpu' },
     'cpu-steps': { type: 'string', default: '1' },
     'cpu-batch': { type: 'string', default: '32' },
+    threads: { type: 'string' },
     peer: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
     json: { type: 'boolean', default: false },
@@ -39,6 +44,7 @@ const { values } = parseArgs({
 interface Result {
   backend: string;
   device?: string;
+  threads?: number;
   batch: number;
   steps: number;
   viewsPerSecond?: number;
@@ -46,19 +52,20 @@ interface Result {
   error?: string;
 }
 
-async function benchBackend(choice: BackendChoice, batch: number, steps: number, warmup: number): Promise<Result> {
+async function benchBackend(choice: BackendChoice, batch: number, steps: number, warmup: number, threads = 1): Promise<Result> {
   let info;
   try {
     info = await initBackend(choice);
   } catch (e) {
     return { backend: choice, batch, steps, error: (e as Error).message.split('\n')[0] };
   }
-  const config = resolveConfig({ method: 'simclr', batchSize: batch, backend: choice }).config!;
+  const config = resolveConfig({ method: 'simclr', batchSize: batch, backend: choice, threads }).config!;
   const data = loadDataset('builtin');
   const stats = channelStats(data.train);
   const method = methodDefinition('simclr').create({ config, inputShape: [28, 28, 1], trainSize: data.train.count, totalSteps: steps + warmup, rng: new Rng(0) });
   const vars = method.trainableVariables();
   const optimizer = createOptimizer(config.optimizer, vars);
+  const parallel = await startDataParallel({ config, backend: info.backend, method, inputShape: [28, 28, 1], trainSize: data.train.count, totalSteps: steps + warmup, batchSize: batch });
   const rng = new Rng(1);
   const views = [config.augment.view1, config.augment.view2];
   let t0 = 0;
@@ -67,13 +74,15 @@ async function benchBackend(choice: BackendChoice, batch: number, steps: number,
     // Random batches from the built-in set, as the peer draws random batches from Fashion-MNIST.
     const indices = Int32Array.from({ length: batch }, () => rng.int(data.train.count));
     const { views: v, draws } = makeViews(data.train, indices, views, stats, (k) => rng.fork(s * 8 + k));
-    await trainStep(method, vars, optimizer, { views: v, draws, indices, step: s, epoch: 1, progress: 0 }, config.optimizer.lr);
+    const b = { views: v, draws, indices, step: s, epoch: 1, progress: 0 };
+    await (parallel ? parallel.step(method, vars, optimizer, b, config.optimizer.lr) : trainStep(method, vars, optimizer, b, config.optimizer.lr));
     tf.dispose(v);
   }
   const dt = (performance.now() - t0) / 1000;
+  await parallel?.close();
   optimizer.dispose();
   method.dispose();
-  return { backend: info.backend, device: info.device, batch, steps, viewsPerSecond: (2 * batch * steps) / dt, msPerStep: (1000 * dt) / steps };
+  return { backend: info.backend, device: info.device, threads: parallel?.threads ?? 1, batch, steps, viewsPerSecond: (2 * batch * steps) / dt, msPerStep: (1000 * dt) / steps };
 }
 
 function runPeer(batch: number, steps: number, warmup: number): Result & { torch?: string } {
@@ -94,11 +103,15 @@ async function main(): Promise<void> {
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
   const results: Result[] = [];
+  const threadCounts = [...new Set((values.threads ?? `1,${cpus().length}`).split(',').map(Number))];
   for (const b of values.backends!.split(',') as BackendChoice[]) {
     const small = b === 'cpu';
-    const r = await benchBackend(b, small ? Number(values['cpu-batch']) : batch, small ? Number(values['cpu-steps']) : steps, small ? 0 : warmup);
-    results.push(r);
-    process.stderr.write(`${r.backend}: ${r.error ?? `${r.viewsPerSecond!.toFixed(1)} views/s (${r.msPerStep!.toFixed(0)} ms/step, batch ${r.batch})`}\n`);
+    // Data-parallel threads only for wasm: the native backends thread by themselves, cpu is too slow to matter.
+    for (const threads of b === 'wasm' ? threadCounts : [1]) {
+      const r = await benchBackend(b, small ? Number(values['cpu-batch']) : batch, small ? Number(values['cpu-steps']) : steps, small ? 0 : warmup, threads);
+      results.push(r);
+      process.stderr.write(`${r.backend}${threads > 1 ? ` ×${threads} threads` : ''}: ${r.error ?? `${r.viewsPerSecond!.toFixed(1)} views/s (${r.msPerStep!.toFixed(0)} ms/step, batch ${r.batch})`}\n`);
+    }
   }
   const peer = runPeer(batch, steps, warmup);
   results.push(peer);
@@ -111,9 +124,9 @@ async function main(): Promise<void> {
     return;
   }
   process.stdout.write(`\nSimCLR training throughput, encoder 'small' (conv 32/1, 64/2, 128/2 + BN), projector 256-128, Adam, augmentation included\nmachine: ${machine}\n\n`);
-  process.stdout.write(`| backend | device | batch | views/s | ms/step |\n|---|---|---|---|---|\n`);
-  for (const r of results) process.stdout.write(`| ${r.backend} | ${r.device ?? '-'} | ${r.batch} | ${r.viewsPerSecond?.toFixed(1) ?? `n/a (${r.error})`} | ${r.msPerStep?.toFixed(0) ?? '-'} |\n`);
-  if (ratio !== undefined) process.stdout.write(`\nratio ${best.backend} / PyTorch peer: ${ratio.toFixed(3)}×\n`);
+  process.stdout.write(`| backend | device | threads | batch | views/s | ms/step |\n|---|---|---|---|---|---|\n`);
+  for (const r of results) process.stdout.write(`| ${r.backend} | ${r.device ?? '-'} | ${r.threads ?? '-'} | ${r.batch} | ${r.viewsPerSecond?.toFixed(1) ?? `n/a (${r.error})`} | ${r.msPerStep?.toFixed(0) ?? '-'} |\n`);
+  if (ratio !== undefined) process.stdout.write(`\nratio ${best.backend}${(best.threads ?? 1) > 1 ? ` ×${best.threads} threads` : ''} / PyTorch peer: ${ratio.toFixed(3)}×\n`);
   else process.stdout.write(`\nno ratio: ${peer.error ?? 'no backend ran'}\n`);
 }
 

@@ -10,6 +10,9 @@ import { initBackend } from '../src/engine/backend';
 import { METHODS } from '../src/engine/methods';
 import { simclr } from '../src/engine/methods/simclr';
 import { runTraining } from '../src/engine/train';
+import { Rng } from '../src/engine/data/rng';
+import { createOptimizer } from '../src/engine/optim';
+import { startDataParallel } from '../src/engine/parallel/data-parallel';
 import { RunStore } from '../src/store/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clab-train-'));
@@ -17,6 +20,55 @@ const tiny = { method: 'simclr', epochs: 2, batchSize: 32, trainLimit: 128, enco
 
 before(async () => {
   await initBackend('wasm');
+});
+
+test('data-parallel training on 2 threads gives the losses of one thread (synchronized BN, gathered NT-Xent)', async () => {
+  const losses: number[][] = [];
+  const logs: string[] = [];
+  for (const threads of [1, 2]) {
+    const config = resolveConfig({ ...tiny, threads }).config!;
+    const dbPath = join(tmp, `parallel-${threads}.db`);
+    const store = await RunStore.open(dbPath);
+    const runId = await store.createRun(config, { status: 'running' });
+    const before = tf.memory().numTensors;
+    const emit = (e: WorkerEvent) => void (e.type === 'log' && logs.push(e.message));
+    const outcome = await runTraining(config, { store, dbPath, runId, emit, cancel: { requested: false } });
+    assert.equal(outcome.status, 'completed', 'error' in outcome ? outcome.error : '');
+    assert.equal(tf.memory().numTensors, before, 'tensors leaked by a run');
+    losses.push((await store.getMetrics(runId, { name: 'loss' })).map((m) => m.value));
+    await store.close();
+  }
+  assert.ok(logs.some((m) => m.includes('data-parallel training on 2 threads')), logs.join('\n'));
+  assert.equal(losses[1].length, losses[0].length);
+  for (let i = 0; i < losses[0].length; i++) assert.ok(Math.abs(losses[0][i] - losses[1][i]) < 1e-4, `step ${i}: ${losses[0][i]} (1 thread) vs ${losses[1][i]} (2 threads)`);
+});
+
+test('data-parallel replicas stay equal, and a method without data-parallel support trains on one thread', async () => {
+  const config = resolveConfig({ ...tiny, threads: 2 }).config!;
+  const method = simclr.create({ config, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, rng: new Rng(1) });
+  const vars = method.trainableVariables();
+  const optimizer = createOptimizer(config.optimizer, vars);
+  const dp = (await startDataParallel({ config, backend: 'wasm', method, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, batchSize: 32 }))!;
+  try {
+    assert.equal(dp.threads, 2);
+    for (let step = 0; step < 2; step++) {
+      const views = [0, 1].map((v) => tf.randomNormal([32, 28, 28, 1], 0, 1, 'float32', 10 * step + v) as tf.Tensor4D);
+      const loss = await dp.step(method, vars, optimizer, { views, draws: [], indices: new Int32Array(32), step, epoch: 1, progress: 0 }, 1e-3);
+      assert.ok(Number.isFinite(loss));
+      tf.dispose(views);
+    }
+    assert.equal(dp.checkReplicas(vars), 0, 'the replicas drifted apart');
+  } finally {
+    await dp.close();
+    optimizer.dispose();
+    method.dispose();
+  }
+  const logs: string[] = [];
+  const byol = resolveConfig({ ...tiny, method: 'byol', threads: 2 }).config!;
+  const m2 = METHODS.byol.create({ config: byol, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, rng: new Rng(1) });
+  assert.equal(await startDataParallel({ config: byol, backend: 'wasm', method: m2, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, batchSize: 32, log: (m) => logs.push(m) }), undefined);
+  assert.match(logs.join('\n'), /byol does not support data-parallel training yet/);
+  m2.dispose();
 });
 
 test('a loss that becomes NaN stops the run as failed with a clear reason, keeping earlier steps', async () => {

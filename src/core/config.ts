@@ -20,6 +20,8 @@ export interface RunConfig {
   batchSize: number;
   seed: number;
   backend: BackendChoice;
+  /** Training threads (data-parallel over worker_threads on wasm/cpu); 0 = one per CPU core. */
+  threads: number;
   /** Use only the first N training images (after the seeded shuffle); 0 = all. */
   trainLimit: number;
   encoder: { preset: EncoderPreset };
@@ -58,6 +60,14 @@ const BASE_FIELDS: ObjectSpec['fields'] = {
     description: 'TensorFlow.js backend. `auto` picks tfjs-node-gpu, then tfjs-node, then wasm, then cpu.',
     values: BACKENDS,
     default: 'auto',
+  },
+  threads: {
+    kind: 'integer',
+    description:
+      'Training threads for the wasm and cpu backends: the batch is split over this many threads (data-parallel, synchronized BatchNorm; the same losses as one thread up to float rounding). 0 = one per CPU core. Methods other than SimCLR, and the native backends (which thread by themselves), use one.',
+    default: 1,
+    min: 0,
+    max: 64,
   },
   trainLimit: { kind: 'integer', description: 'Train on the first N images of the shuffled training set only (0 = all).', default: 0, min: 0 },
   encoder: {
@@ -178,9 +188,12 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Short hash of everything that affects training (the name does not). Recorded with every number. */
+/**
+ * Short hash of everything that affects training (the name does not, nor the thread count: it changes
+ * the speed, not the result). Recorded with every number.
+ */
 export function configHash(c: RunConfig): string {
-  const { name: _name, ...rest } = c;
+  const { name: _name, threads: _threads, ...rest } = c;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 12);
 }
 

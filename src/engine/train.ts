@@ -16,6 +16,7 @@ import { linearProbeAccuracy } from './eval/linear';
 import { methodDefinition } from './methods';
 import type { Method, TrainBatch } from './methods/types';
 import { createOptimizer, learningRate } from './optim';
+import { startDataParallel, type DataParallel } from './parallel/data-parallel';
 import { makeViews, trainStep } from './step';
 import { yieldToEventLoop } from './util';
 import { versions } from './versions';
@@ -46,6 +47,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   const { store, runId, emit } = o;
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
   let method: Method | undefined;
+  let parallel: DataParallel | undefined;
   // Steps refresh the heartbeat, but evaluation on a large split takes longer than a step: beat on a
   // timer too, so a healthy run is never shown as crashed. (It fires between batches, when we yield.)
   const beat = setInterval(() => void store.heartbeat(runId).catch(() => undefined), HEARTBEAT_MS);
@@ -67,9 +69,10 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const stats = channelStats(train);
     const rng = new Rng(config.seed);
     const inputShape: [number, number, number] = [train.height, train.width, train.channels];
-    method = methodDefinition(config.method).create({ config, inputShape, trainSize: train.count, totalSteps, rng: rng.fork(1) });
+    method = methodDefinition(config.method).create({ config, inputShape, trainSize: train.count, totalSteps, rng: rng.fork(1), inputStats: stats });
     const vars = method.trainableVariables();
     const optimizer = createOptimizer(config.optimizer, vars);
+    parallel = await startDataParallel({ config, backend: backend.backend, method, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     const hash = configHash(config);
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
@@ -98,7 +101,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         const batch: TrainBatch = { views, draws, indices, step, epoch, progress: step / Math.max(1, totalSteps) };
         const lr = learningRate(config.optimizer, step, totalSteps, stepsPerEpoch);
         try {
-          const loss = await trainStep(method, vars, optimizer, batch, lr);
+          const loss = parallel ? await parallel.step(method, vars, optimizer, batch, lr) : await trainStep(method, vars, optimizer, batch, lr);
           if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch}, step ${step}: training diverged (try a lower optimizer.lr)`);
           lossSum += loss;
           stepsDone++;
@@ -176,6 +179,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     return { status: 'failed', error };
   } finally {
     clearInterval(beat);
+    await parallel?.close();
     method?.dispose();
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradient functions; the union package would. We train, so we need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { shardSum } from '../parallel/collective';
 
 /**
  * Minimal layers over raw tfjs variables. We do not use tf.layers: methods need to copy, EMA-update and
@@ -96,10 +97,12 @@ export class BatchNorm {
     const normalize = tf.customGrad((...args) => {
       const [input, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const x2 = tf.reshape(input, [n, c]); // [N, C]
-      const mean = tf.div(channelSum(x2), n); // [C]
+      // Data-parallel training sums over every thread's rows (synchronized BN); otherwise the identity.
+      const { sums: [sumX], count: total } = shardSum([channelSum(x2)], n);
+      const mean = tf.div(sumX, total); // [C]
       const xc = tf.sub(x2, mean); // [N, C]
-      const variance = tf.div(channelSum(tf.square(xc)), n); // [C], biased: what the batch is normalised with
-      this.updateRunningStats(mean, variance, n);
+      const variance = tf.div(shardSum([channelSum(tf.square(xc))]).sums[0], total); // [C], biased: what the batch is normalised with
+      this.updateRunningStats(mean, variance, total);
       const invstd = tf.rsqrt(tf.add(variance, this.eps)); // [C]
       const scale = tf.mul(gamma, invstd); // [C]
       save([xc, scale, invstd]);
@@ -111,10 +114,14 @@ export class BatchNorm {
           const [xcS, scaleS, invstdS] = saved;
           const dy2 = tf.reshape(dy, [n, c]); // [N, C]
           const dBeta = channelSum(dy2); // [C]
-          const dGamma = tf.mul(channelSum(tf.mul(dy2, xcS)), invstdS); // [C]
+          const dyXc = channelSum(tf.mul(dy2, xcS)); // [C]
+          const dGamma = tf.mul(dyXc, invstdS); // [C]
+          // dx needs the sums over the whole batch (every thread's rows when data-parallel); dγ and dβ
+          // stay this thread's share, as the parameter gradients are summed over threads afterwards.
+          const { sums: [dBetaAll, dyXcAll], count: total } = shardSum([dBeta, dyXc], n);
           // dx = dy·scale + xc·k1 + k0, folding the per-channel factors first so only 4 full-size ops run.
-          const k1 = tf.mul(tf.mul(scaleS, invstdS), tf.div(dGamma, -n)); // [C]
-          const k0 = tf.mul(scaleS, tf.div(dBeta, -n)); // [C]
+          const k1 = tf.mul(tf.mul(scaleS, invstdS), tf.div(tf.mul(dyXcAll, invstdS), -total)); // [C]
+          const k0 = tf.mul(scaleS, tf.div(dBetaAll, -total)); // [C]
           const dx = tf.add(tf.add(tf.mul(dy2, scaleS), tf.mul(xcS, k1)), k0); // [N, C]
           return [tf.reshape(dx, input.shape), dGamma, dBeta];
         }),
