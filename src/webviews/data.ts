@@ -116,7 +116,7 @@ export function finalTable(runs: RunRow[], metrics: MetricPoint[][], evals: Eval
     { label: 'Collapse std (last)', values: evals.map((e) => lastEval(e, 'collapse')), format: 'number' },
     { label: 'Final epoch loss', values: metrics.map((m) => lastOf(m, 'epoch_loss')), format: 'number' },
     { label: 'Final step loss', values: metrics.map((m) => lastOf(m, 'loss')), format: 'number' },
-    { label: 'Epochs done', values: runs.map((r) => r.lastEpoch), format: 'number' },
+    { label: 'Epochs done', values: runs.map((r) => r.lastEpoch), format: 'integer' },
     { label: 'Seconds per epoch', values: metrics.map(meanEpoch), format: 'seconds' },
     { label: 'Wall time', values: runs.map(duration), format: 'seconds' },
   ];

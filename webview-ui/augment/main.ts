@@ -188,6 +188,8 @@ function renderGrid(originals: Thumb[], views: [Thumb[], Thumb[]], perImage: num
     return h('div', { class: 'aug-row', 'data-index': o.key }, h('figure', {}, thumbCanvas(o, size, `${name} (test image ${o.key})`), h('figcaption', {}, name)), cells(0), cells(1));
   });
   setChildren(byId('grid'), header, ...rows);
+  // Header and rows share column widths: K thumbnails per view.
+  byId('grid').style.setProperty('--cells', `${perImage * (size + 5)}px`);
 }
 
 onMessage(isAugmentToWebview, (m) => {

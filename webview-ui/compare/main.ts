@@ -148,7 +148,7 @@ function addMetrics(runId: number, reset: boolean, series: MetricColumns[]): voi
 
 function renderTable(table: TableRow[]): void {
   const head = h('tr', {}, h('th', {}, ''), ...runs.map((r, i) => h('th', { scope: 'col' }, h('span', { class: 'swatch', 'data-color': i }), ` #${r.id} ${r.name}`)));
-  const fmtOf = (f: TableRow['format'], v: number | null) => (f === 'percent' ? fmt.percent(v) : f === 'seconds' ? fmt.seconds(v) : fmt.number(v));
+  const fmtOf = (f: TableRow['format'], v: number | null) => (f === 'percent' ? fmt.percent(v) : f === 'seconds' ? fmt.seconds(v) : f === 'integer' ? (v === null ? '—' : String(Math.round(v))) : fmt.number(v));
   setChildren(byId('table'), head, ...table.map((row) => h('tr', {}, h('th', { scope: 'row' }, row.label), ...row.values.map((v) => h('td', { class: 'num' }, fmtOf(row.format, v))))));
   colorSwatches(byId('table'));
 }
@@ -189,7 +189,7 @@ function link(sample: number | null, from: number | null, select = false): void 
 }
 
 function ensureMap(runId: number): MapView {
-  let m = maps.get(runId);
+  const m = maps.get(runId);
   if (m) return m;
   const i = runs.findIndex((r) => r.id === runId);
   const r = runs[i];
@@ -242,8 +242,10 @@ onMessage(isCompareToWebview, (m) => {
         v.labels = m.labels;
         v.indices = m.indices;
         v.rowOf = new Map(Array.from(m.indices, (s, row) => [Number(s), row]));
-        const all = [...maps.values()].flatMap((x) => Array.from(x.labels));
-        legend.set(classNames, all);
+        // Counted per test image, however many maps show it.
+        const bySample = new Map<number, number>();
+        for (const x of maps.values()) for (let row = 0; row < x.indices.length; row++) bySample.set(Number(x.indices[row]), Number(x.labels[row]));
+        legend.set(classNames, [...bySample.values()]);
       }
       v.scatter.setPoints(m.coords, m.labels);
       v.status.textContent = m.done ? `epoch ${m.epoch} · ${METHOD_LABEL[m.params.method]} · ${m.labels.length} points` : `${METHOD_LABEL[m.params.method]}: iteration ${m.iteration} of ${m.totalIterations}`;

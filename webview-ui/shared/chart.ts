@@ -50,7 +50,7 @@ export function lineChart(parent: HTMLElement, o: LineChartOptions, data: uPlot.
     width: Math.max(200, parent.clientWidth || 400),
     height: o.height ?? 220,
     scales: { x: { time: o.time ?? false }, y: { distr: o.log ? 3 : 1 } },
-    axes: [{ ...axis(o.xLabel), values: o.xFormat ? (_u, vals) => vals.map((v) => o.xFormat!(v)) : undefined }, axis('')],
+    axes: [{ ...axis(o.xLabel), values: o.xFormat ? (_u, vals) => vals.map((v) => o.xFormat!(v)) : undefined }, { ...axis(''), values: (_u, vals) => vals.map((v) => (v === null ? '' : tick(v))) }],
     legend: { live: true },
     cursor: { drag: { x: true, y: false } },
     series: [
@@ -74,6 +74,13 @@ export function lineChart(parent: HTMLElement, o: LineChartOptions, data: uPlot.
     if (Math.abs(w - u.width) > 2) u.setSize({ width: w, height: u.height });
   }).observe(parent);
   return u;
+}
+
+/** Axis ticks: short, and distinct for small values such as learning rates (1.0e-3, 5.0e-4). */
+function tick(v: number): string {
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-2)) return v.toExponential(1);
+  return String(+v.toPrecision(4));
 }
 
 export const formatValue = (v: number): string => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toPrecision(5));

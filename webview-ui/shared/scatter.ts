@@ -199,7 +199,10 @@ export class Scatter {
         for (let t = this.cellStart[cell]; t < this.cellStart[cell + 1]; t++) {
           const i = this.cellRows[t];
           const d = (this.sx[i] - px) ** 2 + (this.sy[i] - py) ** 2;
-          if (d <= bestD) (bestD = d), (best = i);
+          if (d <= bestD) {
+            bestD = d;
+            best = i;
+          }
         }
       }
     return best;
@@ -218,6 +221,7 @@ export class Scatter {
   }
 
   private draw(): void {
+    const started = performance.now();
     const dpr = window.devicePixelRatio || 1;
     const w = this.canvas.clientWidth;
     const h = this.canvas.clientHeight;
@@ -280,6 +284,7 @@ export class Scatter {
     this.drawn = drawn;
     this.canvas.dataset.drawn = String(drawn);
     this.buildGrid(w, h, groups);
+    this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
   }
 
   private buildGrid(w: number, h: number, groups: Map<number, number[]>): void {

@@ -68,7 +68,10 @@ export function project(
   const flat = () => {
     const e = umap.getEmbedding();
     const out = new Float32Array(2 * e.length);
-    for (let i = 0; i < e.length; i++) (out[2 * i] = e[i][0]), (out[2 * i + 1] = e[i][1]);
+    for (let i = 0; i < e.length; i++) {
+      out[2 * i] = e[i][0];
+      out[2 * i + 1] = e[i][1];
+    }
     return out;
   };
   tick(() => ({ coords: flat(), iteration: 0, total, kl: null }), true);
@@ -116,10 +119,14 @@ export function agreement(
 ): { value: number | null; common: number; queries: number } {
   const rowOfB = new Map<number, number>();
   for (let i = 0; i < b.indices.length; i++) rowOfB.set(b.indices[i], i);
+  // One pair per test image: a sample saved twice in A would otherwise count as its own neighbour.
   const pairs: [number, number][] = [];
+  const seen = new Set<number>();
   for (let i = 0; i < a.indices.length; i++) {
     const j = rowOfB.get(a.indices[i]);
-    if (j !== undefined) pairs.push([i, j]);
+    if (j === undefined || seen.has(a.indices[i])) continue;
+    seen.add(a.indices[i]);
+    pairs.push([i, j]);
   }
   const n = pairs.length;
   if (n < 2) return { value: null, common: n, queries: 0 };

@@ -29,7 +29,7 @@ export const COMPARE_VIEW_TYPE = 'contrastiveLab.compare';
 export interface TableRow {
   label: string;
   values: (number | null)[];
-  format: 'percent' | 'number' | 'seconds';
+  format: 'percent' | 'number' | 'integer' | 'seconds';
 }
 
 export type CompareToWebview =
@@ -88,7 +88,7 @@ export function isCompareToHost(m: unknown): m is CompareToHost {
   return m.type === 'project' && isProjectionParams(m.params);
 }
 
-const isTableRow = (v: unknown): v is TableRow => isObj(v) && isStr(v.label) && isArrayOf(isNumOrNull)(v.values) && isOneOf(['percent', 'number', 'seconds'] as const)(v.format);
+const isTableRow = (v: unknown): v is TableRow => isObj(v) && isStr(v.label) && isArrayOf(isNumOrNull)(v.values) && isOneOf(['percent', 'number', 'integer', 'seconds'] as const)(v.format);
 const isDiff = (v: unknown): v is { key: string; values: string[] } => isObj(v) && isStr(v.key) && isArrayOf(isStr)(v.values);
 
 export function isCompareToWebview(m: unknown): m is CompareToWebview {
