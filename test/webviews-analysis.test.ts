@@ -124,7 +124,12 @@ describe('Barnes-Hut t-SNE', () => {
       let sx = 0;
       let sy = 0;
       let m = 0;
-      for (let i = 0; i < n; i++) if (labels[i] === c) (sx += y[2 * i]), (sy += y[2 * i + 1]), m++;
+      for (let i = 0; i < n; i++)
+        if (labels[i] === c) {
+          sx += y[2 * i];
+          sy += y[2 * i + 1];
+          m++;
+        }
       return [sx / m, sy / m];
     };
     const centres = Array.from({ length: k }, (_, c) => centre(c));
@@ -150,5 +155,37 @@ describe('Barnes-Hut t-SNE', () => {
     assert.deepEqual(a.coords, b.coords);
     assert.equal(a.iterations, 120);
     assert.ok(Number.isFinite(a.kl));
+  });
+});
+
+describe('projections for the explorer (what the analysis worker runs)', () => {
+  test('UMAP (umap-js, seeded) and PCA give one finite 2-D point per row, UMAP with progress and separated clusters; agreement of an embedding with itself is 1', async () => {
+    const { project, agreement } = await import('../src/webviews/analysis/jobs');
+    const { x, labels, n } = clusters(4, 60, 16, 3);
+    const seen: number[] = [];
+    const u = project(x, n, 16, { method: 'umap', neighbours: 10, minDist: 0.1, epochs: 100 }, (p) => seen.push(p.iteration), 0);
+    assert.equal(u.coords.length, 2 * n);
+    assert.ok(u.coords.every(Number.isFinite));
+    assert.ok(seen.length > 10 && seen[0] === 0, 'progress reported while it runs');
+    let agree = 0;
+    for (let i = 0; i < n; i++) {
+      let best = -1;
+      let bestD = Infinity;
+      for (let j = 0; j < n; j++) {
+        const d2 = (u.coords[2 * i] - u.coords[2 * j]) ** 2 + (u.coords[2 * i + 1] - u.coords[2 * j + 1]) ** 2;
+        if (j !== i && d2 < bestD) {
+          bestD = d2;
+          best = j;
+        }
+      }
+      if (labels[best] === labels[i]) agree++;
+    }
+    assert.ok(agree / n > 0.95, `nearest 2-D neighbour shares the cluster for ${agree} of ${n}`);
+    const again = project(x, n, 16, { method: 'umap', neighbours: 10, minDist: 0.1, epochs: 100 }, () => undefined);
+    assert.deepEqual(again.coords, u.coords, 'seeded: the cache and a recomputation agree');
+    const p = project(x, n, 16, { method: 'pca' }, () => undefined);
+    assert.equal(p.coords.length, 2 * n);
+    const idx = Int32Array.from({ length: n }, (_, i) => i);
+    assert.equal(agreement({ vectors: x, d: 16, indices: idx }, { vectors: x, d: 16, indices: idx }, 5).value, 1);
   });
 });
