@@ -113,7 +113,7 @@ byId('rerun').addEventListener('click', () => send({ type: 'rerun' }));
 byId('open-embeddings').addEventListener('click', () => send({ type: 'openEmbeddings' }));
 byId('open-augmentations').addEventListener('click', () => send({ type: 'openAugmentations' }));
 
-const xFormat = (v: number) => (state.xAxis === 'epoch' ? v.toFixed(2) : state.xAxis === 'wall' ? fmt.seconds(v) : String(Math.round(v)));
+const xFormat = (v: number) => (state.xAxis === 'epoch' ? String(+v.toFixed(2)) : state.xAxis === 'wall' ? fmt.seconds(v) : String(Math.round(v)));
 
 function knnData(): uPlot.AlignedData {
   const knn = evals.filter((e) => e.protocol === 'knn').sort((a, b) => a.epoch - b.epoch);

@@ -55,7 +55,7 @@ document.body.append(
     ),
   ),
   h('div', { id: 'tooltip', class: 'tooltip', hidden: true, role: 'tooltip' }),
-  h('p', { class: 'muted' }, 'Drag to pan, wheel to zoom; with the map focused: arrow keys pan, + and − zoom, 0 fits, Escape clears the selection.'),
+  h('p', { class: 'muted' }, 'Drag to pan, wheel to zoom; with the map focused: arrow keys pan, + and − zoom, 0 fits, Enter selects the point nearest the middle, Escape clears the selection.'),
 );
 
 const legend = new Legend(new Set(state.hidden), (hidden) => {

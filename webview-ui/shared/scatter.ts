@@ -103,11 +103,13 @@ export class Scatter {
       '-': () => this.zoomAt(0.8, w / 2, h / 2),
       '0': () => this.fit(),
       Escape: () => this.o.onClick?.(null),
+      // Keyboard selection: the visible point nearest the middle of the view (pan onto a point, press Enter).
+      Enter: () => this.o.onClick?.(this.nearest(w / 2, h / 2)),
     };
     const f = moves[e.key];
     if (!f) return;
     e.preventDefault();
-    if (e.key !== '0' && e.key !== 'Escape') this.autoFit = false;
+    if (e.key.startsWith('Arrow') || e.key === '+' || e.key === '=' || e.key === '-') this.autoFit = false;
     f();
     this.redraw();
   }
@@ -205,6 +207,21 @@ export class Scatter {
           }
         }
       }
+    return best;
+  }
+
+  /** The visible point nearest to (px, py) at any distance, or null when none is drawn. */
+  private nearest(px: number, py: number): number | null {
+    let best: number | null = null;
+    let bestD = Infinity;
+    for (let t = 0; t < this.cellRows.length; t++) {
+      const i = this.cellRows[t];
+      const d = (this.sx[i] - px) ** 2 + (this.sy[i] - py) ** 2;
+      if (d < bestD) {
+        bestD = d;
+        best = i;
+      }
+    }
     return best;
   }
 
