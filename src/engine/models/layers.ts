@@ -139,10 +139,25 @@ export class BatchNorm {
 }
 
 /**
- * Σ over rows of [N, C] → [C], as the GEMV xᵀ·1. On wasm Sum/Mean over a leading axis transpose x first
- * and ones[1, N]·x repacks x as GEMM weights: both ~3x slower (measured on [401408, 32]).
+ * Σ over rows of [N, C] → [C]. On wasm as average pools times N: XNNPACK's pooling reduces across the
+ * contiguous channels with SIMD, ~3× faster than the GEMV xᵀ·1 below (24 → 7 ms on [401408, 32]). Two
+ * stages (blocks of ≤ 1024 rows, then the block means) keep the rounding error ~10× below the GEMV's
+ * (6e-7 vs 5e-6 relative to a float64 sum; one pool over all N rows: 1e-5). Elsewhere as the GEMV: on
+ * wasm, Sum/Mean over a leading axis transpose x first and ones[1, N]·x repacks x as GEMM weights, both
+ * ~3x slower than the GEMV.
  */
 function channelSum(x: tf.Tensor): tf.Tensor1D {
   const [n, c] = x.shape;
-  return tf.reshape(tf.matMul(x as tf.Tensor2D, tf.ones([n, 1]), true, false), [c]); // [C]
+  if (tf.getBackend() !== 'wasm') return tf.reshape(tf.matMul(x as tf.Tensor2D, tf.ones([n, 1]), true, false), [c]); // [C]
+  const rowMean = (t: tf.Tensor, rows: number, window: number) =>
+    tf.reshape(tf.avgPool(tf.reshape(t, [1, rows, 1, c]) as tf.Tensor4D, [window, 1], [window, 1], 'valid'), [rows / window, c]);
+  const block = blockSize(n);
+  const means = block < n ? rowMean(rowMean(x, n, block), n / block, n / block) : rowMean(x, n, n); // [1, C]
+  return tf.reshape(tf.mul(means, n), [c]);
+}
+
+/** The largest divisor of n in [64, 1024], or n (one stage) when there is none. */
+function blockSize(n: number): number {
+  for (let b = Math.min(n, 1024); b >= 64; b--) if (n % b === 0) return b;
+  return n;
 }
