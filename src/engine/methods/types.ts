@@ -12,6 +12,8 @@ export interface MethodContext {
   trainSize: number;
   totalSteps: number;
   rng: Rng;
+  /** The per-channel mean and std the views were normalised with (CMC undoes it to convert RGB to Lab). */
+  inputStats?: { mean: number[]; std: number[] };
 }
 
 /** One training step's input: the augmented views of a batch and which training images they came from. */
