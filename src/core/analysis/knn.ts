@@ -110,31 +110,97 @@ export interface KnnResult {
 }
 
 /**
+ * Dot products of rows a..a+3 with rows b..b+3 into out[4·ii + jj]: a 4 × 4 register block loads 8
+ * values per 16 multiply-adds, ~3× the throughput of one dot product at a time in V8 (no SIMD in JS).
+ */
+function dot4x4(x: Float32Array, a: number, b: number, d: number, out: Float64Array): void {
+  const a0 = a * d;
+  const a1 = a0 + d;
+  const a2 = a1 + d;
+  const a3 = a2 + d;
+  const b0 = b * d;
+  const b1 = b0 + d;
+  const b2 = b1 + d;
+  const b3 = b2 + d;
+  let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+  let s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+  for (let t = 0; t < d; t++) {
+    const x0 = x[a0 + t];
+    const x1 = x[a1 + t];
+    const x2 = x[a2 + t];
+    const x3 = x[a3 + t];
+    const y0 = x[b0 + t];
+    const y1 = x[b1 + t];
+    const y2 = x[b2 + t];
+    const y3 = x[b3 + t];
+    s00 += x0 * y0;
+    s01 += x0 * y1;
+    s02 += x0 * y2;
+    s03 += x0 * y3;
+    s10 += x1 * y0;
+    s11 += x1 * y1;
+    s12 += x1 * y2;
+    s13 += x1 * y3;
+    s20 += x2 * y0;
+    s21 += x2 * y1;
+    s22 += x2 * y2;
+    s23 += x2 * y3;
+    s30 += x3 * y0;
+    s31 += x3 * y1;
+    s32 += x3 * y2;
+    s33 += x3 * y3;
+  }
+  out[0] = s00;
+  out[1] = s01;
+  out[2] = s02;
+  out[3] = s03;
+  out[4] = s10;
+  out[5] = s11;
+  out[6] = s12;
+  out[7] = s13;
+  out[8] = s20;
+  out[9] = s21;
+  out[10] = s22;
+  out[11] = s23;
+  out[12] = s30;
+  out[13] = s31;
+  out[14] = s32;
+  out[15] = s33;
+}
+
+/**
  * The k nearest neighbours (squared euclidean) of every row, excluding itself. Each pair's distance is
- * computed once (‖a‖² + ‖b‖² − 2a·b) and offered to both rows' heaps; tiles of rows keep the inner loop
- * in cache.
+ * computed once (‖a‖² + ‖b‖² − 2a·b) and offered to both rows' heaps; rows are taken in tiles that stay
+ * in cache and in 4 × 4 blocks of dot products.
  */
 export function exactKnn(x: Float32Array, n: number, d: number, k: number): KnnResult {
   k = Math.min(k, n - 1);
   const norms = rowNorms2(x, n, d);
   const heaps = new RowHeaps(n, k);
   const TILE = 128;
+  const block = new Float64Array(16);
   for (let i0 = 0; i0 < n; i0 += TILE) {
     const i1 = Math.min(n, i0 + TILE);
     for (let j0 = i0; j0 < n; j0 += TILE) {
       const j1 = Math.min(n, j0 + TILE);
-      for (let i = i0; i < i1; i++) {
-        const ai = i * d;
-        const ni = norms[i];
-        let wi = heaps.worst(i);
-        for (let j = j0 === i0 ? i + 1 : j0; j < j1; j++) {
-          let dd = ni + norms[j] - 2 * dot(x, ai, j * d, d);
-          if (dd < 0) dd = 0;
-          if (dd < wi) {
-            heaps.push(i, dd, j);
-            wi = heaps.worst(i);
+      for (let i = i0; i < i1; i += 4) {
+        const iN = Math.min(4, i1 - i);
+        // On the diagonal tile, start at this row block: pairs with b ≤ a are skipped below.
+        for (let j = j0 === i0 ? i : j0; j < j1; j += 4) {
+          const jN = Math.min(4, j1 - j);
+          if (iN === 4 && jN === 4) dot4x4(x, i, j, d, block);
+          else for (let ii = 0; ii < iN; ii++) for (let jj = 0; jj < jN; jj++) block[4 * ii + jj] = dot(x, (i + ii) * d, (j + jj) * d, d);
+          for (let ii = 0; ii < iN; ii++) {
+            const a = i + ii;
+            for (let jj = 0; jj < jN; jj++) {
+              const b = j + jj;
+              if (b <= a) continue;
+              let dd = norms[a] + norms[b] - 2 * block[4 * ii + jj];
+              if (dd < 0) dd = 0;
+              if (dd < heaps.worst(a)) heaps.push(a, dd, b);
+              if (dd < heaps.worst(b)) heaps.push(b, dd, a);
+            }
           }
-          if (dd < heaps.worst(j)) heaps.push(j, dd, i);
         }
       }
     }

@@ -360,7 +360,9 @@ export class Tsne {
     const { comX, comY, count, width, child, start, end, perm } = tree;
     const theta2 = this.options.theta ** 2;
     let sumQ = 0;
-    for (let i = 0; i < n; i++) {
+    // Points in tree order: consecutive points walk nearly the same cells, which stay in cache.
+    for (let o = 0; o < n; o++) {
+      const i = perm[o];
       const px = y[2 * i];
       const py = y[2 * i + 1];
       let fx = 0;
@@ -373,6 +375,17 @@ export class Tsne {
         if (cnt === 0) continue;
         const c = child[node];
         if (c < 0) {
+          if (cnt === 1) {
+            // Most leaves hold one point, whose position is the cell's centre of mass.
+            if (perm[start[node]] === i) continue;
+            const dx = px - comX[node];
+            const dy = py - comY[node];
+            const q = 1 / (1 + dx * dx + dy * dy);
+            sumQ += q;
+            fx += q * q * dx;
+            fy += q * q * dy;
+            continue;
+          }
           for (let t = start[node]; t < end[node]; t++) {
             const j = perm[t];
             if (j === i) continue;
@@ -396,10 +409,10 @@ export class Tsne {
           fx += qc * q * dx;
           fy += qc * q * dy;
         } else {
-          stack[sp++] = c;
-          stack[sp++] = c + 1;
-          stack[sp++] = c + 2;
-          stack[sp++] = c + 3;
+          if (count[c]) stack[sp++] = c;
+          if (count[c + 1]) stack[sp++] = c + 1;
+          if (count[c + 2]) stack[sp++] = c + 2;
+          if (count[c + 3]) stack[sp++] = c + 3;
         }
       }
       neg[2 * i] = fx;
