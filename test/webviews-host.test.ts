@@ -223,6 +223,13 @@ describe('VS Code wiring', () => {
     panel.receive({ type: 'ready' });
     for (let i = 0; i < 100 && !panel.posted.some((m) => (m as { type: string }).type === 'metrics'); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(panel.posted.some((m) => (m as { type: string }).type === 'run'));
+    // A run the Runs view has not listed yet gets its name in the tab once the store is read.
+    await w.commands['contrastiveLab.openDashboard'](fx.runB);
+    const b = stub.panels[stub.panels.length - 1] as WebviewPanel;
+    assert.equal(b.title, `Dashboard: Run #${fx.runB}`);
+    b.receive({ type: 'ready' });
+    for (let i = 0; i < 100 && b.title !== 'Dashboard: SimCLR lr 0.003'; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(b.title, 'Dashboard: SimCLR lr 0.003');
 
     // After a reload VS Code hands back a panel and the state the webview saved.
     const restored = new (panel.constructor as typeof WebviewPanel)('contrastiveLab.compare', 'old title');

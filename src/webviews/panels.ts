@@ -109,6 +109,7 @@ export class Webviews implements vscode.Disposable {
     return {
       store: () => this.s.stores.get(),
       post: (m) => void panel.webview.postMessage(m),
+      title: (t) => (panel.title = t),
       onWorkerEvent: (l) => this.s.manager.onWorkerEvent(({ run, event }) => l({ runId: run.runId, dbPath: run.dbPath, event })),
       dbPath: () => this.s.stores.path,
       log: (m) => this.s.log.warn(m),

@@ -58,6 +58,7 @@ export class AugmentController implements Controller {
       const run = await store.getRun(this.runId);
       if (!run) throw new Error(`Run ${this.runId} is not in ${store.path}.`);
       runName = run.name;
+      this.deps.title?.(`Augmentations: ${run.name}`);
       this.dataset = run.dataset;
       const p = { view1: run.config.augment.view1, view2: run.config.augment.view2 };
       runParams = isViewParams(p) ? p : null;

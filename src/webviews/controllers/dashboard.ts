@@ -112,6 +112,7 @@ export class DashboardController implements Controller {
     const json = JSON.stringify(summary);
     if (json !== this.lastRunJson) {
       this.lastRunJson = json;
+      this.deps.title?.(`Dashboard: ${run.name}`);
       this.post({ type: 'run', run: summary });
     }
     const points = this.cursor.take(await store.getMetrics(this.runId, { afterStep: reset ? undefined : this.cursor.afterStep }));

@@ -79,6 +79,7 @@ export class EmbeddingsController implements Controller {
     const run = await store.getRun(this.runId);
     if (!run) throw new Error(`Run ${this.runId} is not in ${store.path}.`);
     this.dataset = run.dataset;
+    this.deps.title?.(`Embeddings: ${run.name}`);
     const list = (await store.listEmbeddings(this.runId)).filter((e) => e.split === 'test');
     this.post({ type: 'init', run: runSummary(run), classNames: classNamesFor(run.dataset), embeddings: list.map((e) => ({ id: e.id, epoch: e.epoch, count: e.count, dim: e.dim })) });
   }

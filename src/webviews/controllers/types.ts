@@ -14,6 +14,8 @@ export interface PanelDeps {
   onWorkerEvent?(listener: (e: { runId: number; dbPath: string; event: WorkerEvent }) => void): Disposable;
   /** The database the store holds (to match worker events to it). */
   dbPath(): string;
+  /** Sets the panel's tab title (a run's name is known only once the store is read, and can be renamed). */
+  title?(title: string): void;
   /** Problems worth a line in the extension's log. */
   log?(message: string): void;
 }
