@@ -161,6 +161,22 @@ describe('controllers', () => {
     c.dispose();
   });
 
+  test('embeddings of a training run: an epoch saved while the explorer is open appears in its chooser', async () => {
+    const w = fakeWebview();
+    const c = new EmbeddingsController(fx.runA, w.deps, analysis, undefined, 50);
+    c.handle({ type: 'ready' });
+    await w.next('init');
+    const from = w.posted.length;
+    const { vectors, labels, indices } = (await fx.store.getEmbedding(fx.smallEmbedding))!;
+    await fx.store.recordEmbedding(fx.runA, { epoch: 4, split: 'test', dim: 32, vectors, labels, indices });
+    const again = (await w.next('init', from)) as { embeddings: { epoch: number }[] };
+    assert.deepEqual(
+      again.embeddings.map((e) => e.epoch),
+      [1, 3, 4],
+    );
+    c.dispose();
+  });
+
   test('augmentations: the run pipeline, rendered by the training code in the worker thread, reproducible from the seed', async () => {
     const augment = new AugmentClient();
     try {

@@ -204,6 +204,8 @@ function project(): void {
 onMessage(isEmbeddingsToWebview, (m) => {
   switch (m.type) {
     case 'init': {
+      // Sent again when a training run saves another epoch: keep what is shown unless it went away.
+      const shown = run !== undefined && m.embeddings.some((e) => e.id === state.embeddingId);
       run = m.run;
       classNames = m.classNames;
       embeddings = m.embeddings;
@@ -221,6 +223,7 @@ onMessage(isEmbeddingsToWebview, (m) => {
       if (!embeddings.some((e) => e.id === state.embeddingId)) state = { ...state, embeddingId: embeddings[embeddings.length - 1].id };
       sel.value = String(state.embeddingId);
       saveState(state);
+      if (shown) break;
       renderParams();
       project();
       break;

@@ -3,7 +3,7 @@ import { loadDataset, type Split } from '../../engine/data/datasets';
 import type { EmbeddingRow } from '../../store/types';
 import { CancelledError, type AnalysisClient } from '../analysis/client';
 import { runSummary } from '../data';
-import type { Thumb } from '../protocol/common';
+import { LIVE_STATUSES, type Thumb } from '../protocol/common';
 import { isEmbeddingsToHost, type EmbeddingsToHost, type EmbeddingsToWebview } from '../protocol/embeddings';
 import { paramsKey, totalIterations, type ProjectionParams } from '../protocol/projection';
 import { errorText, type Controller, type PanelDeps } from './types';
@@ -28,12 +28,15 @@ export class EmbeddingsController implements Controller {
   private dataset = '';
   private job?: { requestId: number; cancel(): void };
   private disposed = false;
+  private timer?: NodeJS.Timeout;
+  private listed = '';
 
   constructor(
     readonly runId: number,
     private readonly deps: PanelDeps,
     private readonly analysis: AnalysisClient,
     private readonly split: SplitLoader = testSplit,
+    private readonly pollMs = 5000,
   ) {}
 
   private post(m: EmbeddingsToWebview): void {
@@ -51,6 +54,7 @@ export class EmbeddingsController implements Controller {
   private async dispatch(m: EmbeddingsToHost): Promise<void> {
     switch (m.type) {
       case 'ready':
+        this.listed = '';
         return this.init();
       case 'project':
         return this.project(m.embeddingId, m.requestId, m.params);
@@ -81,7 +85,16 @@ export class EmbeddingsController implements Controller {
     this.dataset = run.dataset;
     this.deps.title?.(`Embeddings: ${run.name}`);
     const list = (await store.listEmbeddings(this.runId)).filter((e) => e.split === 'test');
-    this.post({ type: 'init', run: runSummary(run), classNames: classNamesFor(run.dataset), embeddings: list.map((e) => ({ id: e.id, epoch: e.epoch, count: e.count, dim: e.dim })) });
+    const embeddings = list.map((e) => ({ id: e.id, epoch: e.epoch, count: e.count, dim: e.dim }));
+    // While the run trains, the epochs it saves appear in the chooser (sent again only when the list changed).
+    const key = JSON.stringify(embeddings);
+    if (key !== this.listed) {
+      this.listed = key;
+      this.post({ type: 'init', run: runSummary(run), classNames: classNamesFor(run.dataset), embeddings });
+    }
+    clearTimeout(this.timer);
+    if (LIVE_STATUSES.includes(run.displayStatus) && !this.disposed)
+      this.timer = setTimeout(() => void this.init().catch((e: unknown) => this.post({ type: 'error', message: errorText(e) })), this.pollMs);
   }
 
   /** The embedding's vectors, kept while it is the one shown. */
@@ -126,6 +139,7 @@ export class EmbeddingsController implements Controller {
 
   dispose(): void {
     this.disposed = true;
+    clearTimeout(this.timer);
     this.job?.cancel();
   }
 }
