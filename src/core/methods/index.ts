@@ -1,9 +1,14 @@
 import type { AugmentParams } from '../augment-spec';
 import type { ObjectSpec } from '../spec';
 import { byol } from './byol';
+import { cmc } from './cmc';
+import { cpc } from './cpc';
+import { cpcv2 } from './cpcv2';
+import { dim } from './dim';
 import { instdisc } from './instdisc';
 import { mocov1 } from './mocov1';
 import { mocov2 } from './mocov2';
+import { pixpro } from './pixpro';
 import { simclr } from './simclr';
 import { simsiam } from './simsiam';
 
@@ -35,6 +40,11 @@ export const METHOD_INFO: Record<string, MethodInfo> = {
   byol,
   simsiam,
   instdisc,
+  cpc,
+  cpcv2,
+  dim,
+  cmc,
+  pixpro,
 };
 
 export const METHOD_IDS = Object.keys(METHOD_INFO);

@@ -1,7 +1,12 @@
 import type { MethodDefinition } from './types';
 import { byol } from './byol';
+import { cmc } from './cmc';
+import { cpc } from './cpc';
+import { cpcv2 } from './cpcv2';
+import { dim } from './dim';
 import { instdisc } from './instdisc';
 import { mocov1, mocov2 } from './moco';
+import { pixpro } from './pixpro';
 import { simclr } from './simclr';
 import { simsiam } from './simsiam';
 
@@ -13,6 +18,11 @@ export const METHODS: Record<string, MethodDefinition> = {
   byol,
   simsiam,
   instdisc,
+  cpc,
+  cpcv2,
+  dim,
+  cmc,
+  pixpro,
 };
 
 export function methodDefinition(id: string): MethodDefinition {

@@ -1,0 +1,113 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { METHOD_INFO } from '../../core/methods';
+import { pixelConsistencyLoss, pixelPropagation, pixproPositiveMask } from '../losses/pixpro';
+import { createEncoder, type Encoder } from '../models/encoder';
+import { Linear, ParamSet } from '../models/layers';
+import { Mlp, projectorBlocks } from '../models/mlp';
+import { byolTau, emaUpdate, momentumCopy, type MomentumCopy } from './shared/ema';
+import { noGrad } from './shared/stop-gradient';
+import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+
+interface Network {
+  encoder: Encoder;
+  projector: Mlp; // per pixel: the official 1×1-conv MLP (conv → BN → ReLU → conv)
+}
+
+/**
+ * PixPro — "Propagate Yourself: Exploring Pixel-Level Consistency for Unsupervised Visual Representation
+ * Learning", Xie et al. 2020, https://arxiv.org/abs/2011.10043, §3 (official code zdaxie/PixPro):
+ *   x1, x2 = two crops of an image, their boxes in the original image kept (batch.draws)
+ *   online:   x = proj(f(x_v)) per feature-map cell  [B, h·w, C];  y = PPM(x)  (pixel propagation)
+ *   momentum: x′ = proj′(f′(x_v)), no gradient;  f′, proj′ ← τ·(f′, proj′) + (1 − τ)·(f, proj), τ: 0.99 → 1
+ *   positives: cells whose centres are within T = 0.7 bin diagonals in the original image
+ *   L = −cos(y¹_i, x′²_j) − cos(y²_j, x′¹_i) over positive pairs (i, j)   (symmetric)
+ * Evaluation reads the encoder's pooled features (the global kNN the monitor records).
+ */
+class PixPro implements Method {
+  readonly encoder: Encoder;
+  private readonly params: ParamSet;
+  private readonly online: Network;
+  private readonly transform: Linear; // g(·) of the PPM: one linear layer (pixpro_transform_layer = 1)
+  private readonly target: MomentumCopy<Network>;
+  private readonly gamma: number;
+  private readonly threshold: number;
+  private readonly tauBase: number;
+  /** [h, w] of the encoder's feature map (7×7 for the small preset on 28-px images). */
+  private readonly mapSize: [number, number];
+  lastTau = Number.NaN;
+
+  constructor(ctx: MethodContext) {
+    const { config } = ctx;
+    const p = config.params;
+    const { hidden, out } = config.projector;
+    const build = (ps: ParamSet): Network => {
+      const encoder = createEncoder(config.encoder.preset, ctx.inputShape[2], ps);
+      return { encoder, projector: new Mlp(ps, 'projector', projectorBlocks(encoder.featureDim, hidden, out)) };
+    };
+    this.params = new ParamSet(config.seed);
+    this.online = build(this.params);
+    this.encoder = this.online.encoder;
+    this.transform = new Linear(this.params, 'ppm.transform', out, out);
+    this.target = momentumCopy(this.params, build); // the PPM has no momentum copy
+    this.gamma = Number(p.sharpness);
+    this.threshold = Number(p.positiveRadius);
+    this.tauBase = Number(p.momentum);
+    const [ih, iw, ic] = ctx.inputShape;
+    const shape = tf.tidy(() => this.encoder.featureMap(tf.zeros([1, ih, iw, ic]) as tf.Tensor4D, false).shape);
+    this.mapSize = [shape[1], shape[2]];
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.params.trainable();
+  }
+
+  loss({ views: [v1, v2], draws }: TrainBatch): tf.Scalar {
+    if (draws.length < 2) throw new Error('PixPro needs both views’ crop boxes (batch.draws)');
+    const y1 = pixelPropagation(this.pixels(this.online, v1), (x) => this.transform.apply(x), this.gamma); // [B, P, C]
+    const y2 = pixelPropagation(this.pixels(this.online, v2), (x) => this.transform.apply(x), this.gamma);
+    const t1 = noGrad(() => this.pixels(this.target.net, v1)); // [B, P, C], constant
+    const t2 = noGrad(() => this.pixels(this.target.net, v2));
+    const [h, w] = this.mapSize;
+    const p = h * w;
+    const mask12 = tf.tensor3d(pixproPositiveMask(draws[0].boxes, draws[1].boxes, h, w, this.threshold), [v1.shape[0], p, p]);
+    const mask21 = tf.transpose(mask12, [0, 2, 1]) as tf.Tensor3D;
+    return tf.add(pixelConsistencyLoss(y1, t2, mask12), pixelConsistencyLoss(y2, t1, mask21)) as tf.Scalar;
+  }
+
+  /** The projected feature map of a view, one row per cell: [B, h·w, C] (the projector's BN sees all B·h·w cells). */
+  private pixels(net: Network, x: tf.Tensor4D): tf.Tensor3D {
+    const m = net.encoder.featureMap(x, true); // [B, h, w, D]
+    const [b, h, w, d] = m.shape;
+    return tf.reshape(net.projector.apply(tf.reshape(m, [b * h * w, d]) as tf.Tensor2D, true), [b, h * w, -1]) as tf.Tensor3D;
+  }
+
+  afterStep({ progress }: TrainBatch): void {
+    this.lastTau = byolTau(this.tauBase, progress);
+    emaUpdate(this.target.pairs, this.lastTau);
+  }
+
+  /** The projector's output averaged over the feature map. */
+  projection(x: tf.Tensor4D): tf.Tensor2D {
+    const m = this.online.encoder.featureMap(x, false);
+    const [b, h, w, d] = m.shape;
+    return tf.mean(tf.reshape(this.online.projector.apply(tf.reshape(m, [b * h * w, d]) as tf.Tensor2D, false), [b, h * w, -1]), 1) as tf.Tensor2D;
+  }
+
+  namedVariables(): Map<string, tf.Variable> {
+    const out = new Map(this.params.vars);
+    for (const [name, v] of this.target.params.vars) out.set(`target.${name}`, v);
+    return out;
+  }
+
+  /** For tests: the momentum network. */
+  get internals() {
+    return { target: this.target };
+  }
+
+  dispose(): void {
+    this.params.dispose();
+    this.target.params.dispose();
+  }
+}
+
+export const pixpro: MethodDefinition = { info: METHOD_INFO.pixpro, create: (ctx) => new PixPro(ctx) };
