@@ -177,7 +177,12 @@ test('CPC v2 with directions "all" adds left-right and right-left terms: one Inf
 });
 
 test('CPC v2 uses layer norm and the v1 batch norm in the patch encoder; offsets that fall off the grid are refused', () => {
-  const names = (id: string) => [...create(smallConfig(id, { params: CPC_GRID }), CPC_SHAPE).namedVariables().keys()];
+  const names = (id: string) => {
+    const method = create(smallConfig(id, { params: CPC_GRID }), CPC_SHAPE);
+    const out = [...method.namedVariables().keys()];
+    method.dispose();
+    return out;
+  };
   assert.ok(names('cpcv2').some((n) => n.startsWith('encoder.ln')) && !names('cpcv2').some((n) => n.startsWith('encoder.bn')));
   assert.ok(names('cpc').some((n) => n.startsWith('encoder.bn')) && !names('cpc').some((n) => n.includes('bottom-up')));
   assert.throws(() => create(smallConfig('cpc', { params: { ...CPC_GRID, minOffset: 7, maxOffset: 8 } }), CPC_SHAPE), /no patch is 7 rows away/);
@@ -286,8 +291,9 @@ test('CMC views: frequency bands sum to the image; Lab matches skimage on white 
   const lab = tf.tidy(() => rgbToLab(tf.tensor4d([1, 1, 1, 1, 0, 0], [1, 1, 2, 3])).dataSync());
   assert.ok(maxAbsDiff(lab, [100, 0, 0, 53.2408, 80.0925, 67.2032]) < 0.02, `Lab ${Array.from(lab)}`);
   assert.throws(() => create(smallConfig('cmc', { params: { views: 'lab' } }), [12, 12, 1]), /needs colour/);
-  const rgb = create(smallConfig('cmc', { params: { numViews: 3 } }), [12, 12, 3]) as unknown as { internals: { split: { kind: string } } };
-  assert.equal(rgb.internals.split.kind, 'lab', '`auto` did not pick Lab for RGB data');
+  const rgb = create(smallConfig('cmc', { params: { numViews: 3 } }), [12, 12, 3]);
+  assert.equal((rgb as unknown as { internals: { split: { kind: string } } }).internals.split.kind, 'lab', '`auto` did not pick Lab for RGB data');
+  rgb.dispose();
   tf.dispose([x, ...bands]);
 });
 
@@ -345,7 +351,8 @@ test('PixPro: no gradient into the momentum encoder, which follows the EMA with 
   step(method, opt, batch, 0.1);
   const tau = byolTau(0.9, 0.5);
   target.pairs.forEach(({ online, target: t }, i) => {
-    const expected = before[i].map((x, j) => tau * x + (1 - tau) * online.dataSync()[j]);
+    const theta = online.dataSync();
+    const expected = before[i].map((x, j) => tau * x + (1 - tau) * theta[j]);
     assert.ok(maxAbsDiff(t.dataSync(), expected) < 1e-5, `${t.name} did not follow the EMA`);
   });
   assert.ok(![...target.params.vars.keys()].some((n) => n.startsWith('ppm')), 'the propagation module has a momentum copy');
