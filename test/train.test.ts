@@ -22,12 +22,17 @@ before(async () => {
   await initBackend('wasm');
 });
 
-test('data-parallel training on 2 threads gives the losses of one thread (synchronized BN, gathered NT-Xent)', async () => {
+// Steps compared within 1e-4. Rounding differences (the BN sums are added in two parts) grow with each
+// update; SimSiam's SGD amplifies them ~10x per step on this tiny config (1e-7, 6e-6, 6e-5, 2e-4, …), as
+// much as merely changing how one thread sums BN statistics does, so only its first 4 steps are pinned.
+const PINNED_STEPS: Record<string, number> = { simclr: 8, byol: 8, simsiam: 4 };
+for (const method of ['simclr', 'byol', 'simsiam']) {
+test(`data-parallel ${method} on 2 threads gives the losses of one thread (synchronized BN, gathered loss inputs)`, async () => {
   const losses: number[][] = [];
   const logs: string[] = [];
   for (const threads of [1, 2]) {
-    const config = resolveConfig({ ...tiny, threads }).config!;
-    const dbPath = join(tmp, `parallel-${threads}.db`);
+    const config = resolveConfig({ ...tiny, method, threads }).config!;
+    const dbPath = join(tmp, `parallel-${method}-${threads}.db`);
     const store = await RunStore.open(dbPath);
     const runId = await store.createRun(config, { status: 'running' });
     const before = tf.memory().numTensors;
@@ -40,8 +45,10 @@ test('data-parallel training on 2 threads gives the losses of one thread (synchr
   }
   assert.ok(logs.some((m) => m.includes('data-parallel training on 2 threads')), logs.join('\n'));
   assert.equal(losses[1].length, losses[0].length);
-  for (let i = 0; i < losses[0].length; i++) assert.ok(Math.abs(losses[0][i] - losses[1][i]) < 1e-4, `step ${i}: ${losses[0][i]} (1 thread) vs ${losses[1][i]} (2 threads)`);
+  assert.equal(losses[0].length, 8);
+  for (let i = 0; i < PINNED_STEPS[method]; i++) assert.ok(Math.abs(losses[0][i] - losses[1][i]) < 1e-4, `step ${i}: ${losses[0][i]} (1 thread) vs ${losses[1][i]} (2 threads)`);
 });
+}
 
 test('data-parallel replicas stay equal, and a method without data-parallel support trains on one thread', async () => {
   const config = resolveConfig({ ...tiny, threads: 2 }).config!;
@@ -64,10 +71,10 @@ test('data-parallel replicas stay equal, and a method without data-parallel supp
     method.dispose();
   }
   const logs: string[] = [];
-  const byol = resolveConfig({ ...tiny, method: 'byol', threads: 2 }).config!;
-  const m2 = METHODS.byol.create({ config: byol, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, rng: new Rng(1) });
+  const byol = resolveConfig({ ...tiny, method: 'mocov2', threads: 2 }).config!;
+  const m2 = METHODS.mocov2.create({ config: byol, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, rng: new Rng(1) });
   assert.equal(await startDataParallel({ config: byol, backend: 'wasm', method: m2, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, batchSize: 32, log: (m) => logs.push(m) }), undefined);
-  assert.match(logs.join('\n'), /byol does not support data-parallel training yet/);
+  assert.match(logs.join('\n'), /mocov2 does not support data-parallel training yet/);
   m2.dispose();
 });
 

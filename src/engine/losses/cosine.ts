@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { gatherShards } from '../parallel/collective';
 import { l2normalize } from './ntxent';
 
 /** Cosine similarity of matching rows: [N, D] × [N, D] → [N]. */
@@ -12,7 +13,8 @@ export function cosineRows(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
  * 2 for orthogonal vectors, 4 for opposite ones. z′ must be a constant (the target network's output).
  */
 export function byolLoss(p: tf.Tensor2D, zTarget: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.sub(2, tf.mul(2, cosineRows(p, zTarget)))) as tf.Scalar);
+  // Data-parallel training: the mean over every thread's rows (else identity).
+  return tf.tidy(() => tf.mean(tf.sub(2, tf.mul(2, cosineRows(gatherShards(p), gatherShards(zTarget))))) as tf.Scalar);
 }
 
 /**
@@ -20,5 +22,6 @@ export function byolLoss(p: tf.Tensor2D, zTarget: tf.Tensor2D): tf.Scalar {
  * passes z through the stop-gradient (eq. 3: D(p₁, stopgrad(z₂))).
  */
 export function negativeCosine(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.neg(tf.mean(cosineRows(p, z))) as tf.Scalar);
+  // Data-parallel training: the mean over every thread's rows (else identity).
+  return tf.tidy(() => tf.neg(tf.mean(cosineRows(gatherShards(p), gatherShards(z)))) as tf.Scalar);
 }

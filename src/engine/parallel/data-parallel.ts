@@ -11,9 +11,10 @@
  *      replica, so the replicas stay equal (same inputs, same deterministic kernels).
  * Losses therefore match single-thread training up to float rounding (test/train.test.ts pins it).
  *
- * Only methods whose math is covered by those exchanges run in parallel: SimCLR (BN + NT-Xent). Methods
- * with per-step state built from the batch (MoCo's queue, InstDisc's memory bank), target networks or
- * shuffled BN need their own exchanges and train on one thread for now.
+ * Only methods whose math is covered by those exchanges run in parallel: SimCLR (BN + NT-Xent), BYOL and
+ * SimSiam (BN + cosine losses; BYOL's EMA target is updated identically on every rank). Methods with
+ * per-step state built from the batch (MoCo's queue, InstDisc's memory bank) or shuffled BN need their
+ * own exchanges and train on one thread for now.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
@@ -25,8 +26,12 @@ import type { Method, TrainBatch } from '../methods/types';
 import type { Optimizer } from '../optim';
 import { CollectiveAborted, createSabLayout, SabCollective, withCollective, type Collective, type SabLayout } from './collective';
 
-/** Methods whose step is exact when sharded with synchronized BN and gathered embeddings. */
-export const DATA_PARALLEL_METHODS = new Set(['simclr']);
+/**
+ * Methods whose step is exact when sharded with synchronized BN and gathered embeddings: their losses
+ * gather what they compare (NT-Xent, BYOL's and SimSiam's cosine losses), and their non-gradient updates
+ * (BYOL's EMA target) depend only on the parameters, which are equal on every rank.
+ */
+export const DATA_PARALLEL_METHODS = new Set(['simclr', 'byol', 'simsiam']);
 
 /** What a shard thread needs to build its replica (sent once as workerData). */
 export interface ShardInit {
