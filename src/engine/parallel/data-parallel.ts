@@ -144,7 +144,13 @@ export async function startDataParallel(o: DataParallelOptions): Promise<DataPar
   const threads = Math.min(asked, Math.floor(o.batchSize / 2));
   if (threads <= 1) return undefined;
   const dp = new DataParallel(o, threads);
-  await dp.ready;
+  try {
+    await dp.ready;
+  } catch (e) {
+    // The results do not depend on the thread count: train on one thread rather than fail the run.
+    log(`threads: the training threads could not start, training on one thread: ${(e as Error).message}`, 'warn');
+    return undefined;
+  }
   log(`data-parallel training on ${threads} threads (batch split ${shardRows(o.batchSize, threads).map((s) => s.rows).join('+')}; synchronized BatchNorm)`);
   return dp;
 }
