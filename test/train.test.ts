@@ -50,6 +50,22 @@ test(`data-parallel ${method} on 2 threads gives the losses of one thread (synch
 });
 }
 
+test('data-parallel SimCLR with an odd batch over 3 threads (11+10+10 rows) gives the losses of one thread', async () => {
+  const losses: number[][] = [];
+  for (const threads of [1, 3]) {
+    const config = resolveConfig({ ...tiny, batchSize: 31, epochs: 1, threads }).config!;
+    const dbPath = join(tmp, `parallel-odd-${threads}.db`);
+    const store = await RunStore.open(dbPath);
+    const runId = await store.createRun(config, { status: 'running' });
+    const outcome = await runTraining(config, { store, dbPath, runId, emit: () => undefined, cancel: { requested: false } });
+    assert.equal(outcome.status, 'completed', 'error' in outcome ? outcome.error : '');
+    losses.push((await store.getMetrics(runId, { name: 'loss' })).map((m) => m.value));
+    await store.close();
+  }
+  assert.equal(losses[0].length, 4);
+  for (let i = 0; i < 4; i++) assert.ok(Math.abs(losses[0][i] - losses[1][i]) < 1e-4, `step ${i}: ${losses[0][i]} (1 thread) vs ${losses[1][i]} (3 threads)`);
+});
+
 test('data-parallel replicas stay equal, and a method without data-parallel support trains on one thread', async () => {
   const config = resolveConfig({ ...tiny, threads: 2 }).config!;
   const method = simclr.create({ config, inputShape: [28, 28, 1], trainSize: 128, totalSteps: 2, rng: new Rng(1) });
