@@ -2,7 +2,7 @@
 // cache folder outside the clone) and drives it through the web UI with Playwright and Debian's
 // chromium, as a user would. Screenshots, a report and the server logs go to test-output/e2e/.
 //
-//   npm run test:e2e [-- --vsix FILE] [--only main|restricted|exthost] [--keep]
+//   npm run test:e2e [-- --vsix FILE] [--only main|restricted|exthost] [--steps a,b] [--keep]
 //
 // Environment: CLAB_E2E_CACHE (default ~/.cache/contrastive-lab-e2e), CLAB_E2E_OUT (default
 // test-output/e2e), CHROMIUM (default /usr/bin/chromium), CLAB_E2E_EPOCH_MIN (minutes one epoch on the
@@ -43,7 +43,8 @@ const dbPath = join(tmp, 'runs.db');
 const guardDb = join(tmp, 'default-database-must-stay-unused.db');
 const extensionsDir = join(dataDir, 'extensions');
 let browser: Browser | undefined;
-const steps = new Steps(outDir, log, async () => undefined);
+const stepFilter = option('--steps');
+const steps = new Steps(outDir, log, async () => undefined, stepFilter ? new Set(stepFilter.split(',')) : undefined);
 
 /** Training workers are detached (they outlive window reloads): stop those of this suite by pid. */
 function stopWorkers(): void {

