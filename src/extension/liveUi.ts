@@ -12,6 +12,8 @@ import type { RunsTreeProvider } from './runsTree';
 export class LiveUi implements vscode.Disposable {
   private readonly channels = new Map<number, vscode.LogOutputChannel>();
   private readonly progress = new Map<number, { report(step: number, total: number, message: string): void; done(): void }>();
+  /** Runs that have ended: the manager's last change event for a run comes after its end event. */
+  private readonly ended = new Set<number>();
   private readonly statusItem: vscode.StatusBarItem;
   private readonly subscriptions: vscode.Disposable[] = [];
 
@@ -59,7 +61,7 @@ export class LiveUi implements vscode.Disposable {
   }
 
   private onChange(run: ActiveRun): void {
-    if (run.dbPath !== this.dbPath()) return;
+    if (run.dbPath !== this.dbPath() || this.ended.has(run.runId)) return;
     if (run.phase === 'queued' && !this.channels.has(run.runId)) this.channel(run.runId, run.config.name).info(`queued: waiting for a free slot (contrastiveLab.maxConcurrentRuns)`);
     if ((run.phase === 'starting' || run.phase === 'running') && !this.progress.has(run.runId)) this.showProgress(run);
   }
@@ -125,6 +127,7 @@ export class LiveUi implements vscode.Disposable {
   }
 
   private onEnd(end: RunEnded): void {
+    this.ended.add(end.runId);
     this.progress.get(end.runId)?.done();
     this.progress.delete(end.runId);
     const name = end.config.name;
