@@ -1,5 +1,12 @@
 import { exactKnn } from './knn';
 import { pca } from './pca';
+import { Rng } from '../../engine/data/rng';
+
+/** Seeded uniform numbers in [0, 1) from the engine's generator, so a cached map and a recomputed one agree. */
+const seededUniform = (seed: number): (() => number) => {
+  const rng = new Rng(seed);
+  return () => rng.next();
+};
 
 /**
  * Barnes-Hut t-SNE (van der Maaten, "Accelerating t-SNE using Tree-Based Algorithms", JMLR 15, 2014),
@@ -234,17 +241,6 @@ class QuadTree {
   }
 }
 
-/** Deterministic uniform numbers for the random initialisation (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class Tsne {
   readonly n: number;
   /** n × 2 positions, row-major. */
@@ -285,7 +281,7 @@ export class Tsne {
       const scale = 1e-4 / Math.max(Math.sqrt(s / n), 1e-300);
       for (let i = 0; i < 2 * n; i++) this.y[i] = c[i] * scale;
     } else {
-      const r = mulberry32(o.seed);
+      const r = seededUniform(o.seed);
       // Gaussian with std 1e-4, as scikit-learn's random init.
       for (let i = 0; i < 2 * n; i++) this.y[i] = 1e-4 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
     }

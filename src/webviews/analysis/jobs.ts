@@ -3,6 +3,13 @@ import { cosineNeighbours, knnAgreement, l2NormalizeRows } from '../../core/anal
 import { pca } from '../../core/analysis/pca';
 import { Tsne } from '../../core/analysis/tsne';
 import type { ProjectionParams } from '../protocol/projection';
+import { Rng } from '../../engine/data/rng';
+
+/** Seeded uniform numbers in [0, 1) from the engine's generator, so a cached map and a recomputed one agree. */
+const seededUniform = (seed: number): (() => number) => {
+  const rng = new Rng(seed);
+  return () => rng.next();
+};
 
 /**
  * The analysis the panels need, as plain functions of arrays: what the analysis worker thread runs.
@@ -14,17 +21,6 @@ export interface ProjectionProgress {
   iteration: number;
   total: number;
   kl: number | null;
-}
-
-/** Seeded uniform numbers for UMAP's random choices, so a cached map and a recomputed one agree. */
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -63,7 +59,7 @@ export function project(
   }
   const data: number[][] = [];
   for (let i = 0; i < n; i++) data.push(Array.from(vectors.subarray(i * d, (i + 1) * d)));
-  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(params.neighbours, Math.max(2, n - 1)), minDist: params.minDist, nEpochs: params.epochs, random: mulberry32(42) });
+  const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(params.neighbours, Math.max(2, n - 1)), minDist: params.minDist, nEpochs: params.epochs, random: seededUniform(42) });
   const total = umap.initializeFit(data);
   const flat = () => {
     const e = umap.getEmbedding();
