@@ -151,9 +151,21 @@ export function processesMatching(needle: string): { pid: number; args: string }
     .map((m) => ({ pid: Number(m[1]), args: m[2] }));
 }
 
-/** Training workers of the extension installed in `extensionsDir` (their path names the worker bundle there). */
-export function workerProcesses(extensionsDir: string): { pid: number; args: string }[] {
-  return processesMatching(extensionsDir).filter((p) => /[\\/]dist[\\/]worker\.js\b/.test(p.args));
+/**
+ * Training workers of the extension installed in `extensionsDir` (their path names the worker bundle
+ * there). With `env` (e.g. `CLAB_DB=/tmp/…/runs.db`), only those whose environment holds it: workers of
+ * the repository's own dist/ are also run by other test suites, which must be left alone.
+ */
+export function workerProcesses(extensionsDir: string, env?: string): { pid: number; args: string }[] {
+  return processesMatching(extensionsDir).filter((p) => /[\\/]dist[\\/]worker\.js\b/.test(p.args) && (!env || environ(p.pid).includes(env)));
+}
+
+function environ(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
 }
 
 export function killPids(pids: number[]): void {

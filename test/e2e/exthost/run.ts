@@ -21,9 +21,12 @@ const electron = process.argv.includes('--electron');
 const log = (m: string) => console.log(`[exthost] ${m}`);
 const tmp = mkdtempSync(join(tmpdir(), 'clab-exthost-'));
 
+const dbPath = join(tmp, 'runs.db');
+
 function cleanup(): void {
   stopAllServersSync();
-  killPids(workerProcesses(root).map((p) => p.pid)); // workers of this suite's runs (the repo's dist/worker.js)
+  // Workers of this suite's runs only: other suites run the repository's dist/worker.js too.
+  killPids(workerProcesses(root, `CLAB_DB=${dbPath}`).map((p) => p.pid));
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
@@ -38,7 +41,7 @@ async function main(): Promise<number> {
   if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
   const suite = await bundleSuite(outDir);
   const resultsFile = join(outDir, 'results.json');
-  const env = { CLAB_DB: join(tmp, 'runs.db'), CLAB_EXTHOST_RESULTS: resultsFile };
+  const env = { CLAB_DB: dbPath, CLAB_EXTHOST_RESULTS: resultsFile };
   let exitCode: number | undefined;
   if (electron) {
     const { runTests } = await import('@vscode/test-electron');
