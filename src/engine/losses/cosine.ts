@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gatherShards } from '../parallel/collective';
+import { gatherRows } from '../parallel/collective';
 import { l2normalize } from './ntxent';
 
 /** Cosine similarity of matching rows: [N, D] × [N, D] → [N]. */
@@ -14,7 +14,7 @@ export function cosineRows(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
  */
 export function byolLoss(p: tf.Tensor2D, zTarget: tf.Tensor2D): tf.Scalar {
   // Data-parallel training: the mean over every thread's rows (else identity).
-  return tf.tidy(() => tf.mean(tf.sub(2, tf.mul(2, cosineRows(gatherShards(p), gatherShards(zTarget))))) as tf.Scalar);
+  return tf.tidy(() => tf.mean(tf.sub(2, tf.mul(2, cosineRows(...gatherRows(p, zTarget))))) as tf.Scalar);
 }
 
 /**
@@ -23,5 +23,5 @@ export function byolLoss(p: tf.Tensor2D, zTarget: tf.Tensor2D): tf.Scalar {
  */
 export function negativeCosine(p: tf.Tensor2D, z: tf.Tensor2D): tf.Scalar {
   // Data-parallel training: the mean over every thread's rows (else identity).
-  return tf.tidy(() => tf.neg(tf.mean(cosineRows(gatherShards(p), gatherShards(z)))) as tf.Scalar);
+  return tf.tidy(() => tf.neg(tf.mean(cosineRows(...gatherRows(p, z)))) as tf.Scalar);
 }

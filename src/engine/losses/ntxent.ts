@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gatherShards } from '../parallel/collective';
+import { gatherRows } from '../parallel/collective';
 
 /** Rows scaled to unit L2 norm (with an epsilon so a zero row does not give NaN). */
 export function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
@@ -14,8 +14,7 @@ export function l2normalize(x: tf.Tensor2D): tf.Tensor2D {
 export function ntXent(z1: tf.Tensor2D, z2: tf.Tensor2D, temperature: number): tf.Scalar {
   return tf.tidy(() => {
     // Data-parallel training: every thread's pairs, so the negatives are the whole batch's (else identity).
-    z1 = gatherShards(z1);
-    z2 = gatherShards(z2);
+    [z1, z2] = gatherRows(z1, z2);
     const n = z1.shape[0];
     const z = l2normalize(tf.concat([z1, z2], 0)); // [2N, D]
     const selfMask = tf.mul(tf.eye(2 * n), 1e9); // exclude k = i from the denominator

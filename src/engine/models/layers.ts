@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradient functions; the union package would. We train, so we need them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
-import { shardSum } from '../parallel/collective';
+import { sharded, shardMoments, shardSum } from '../parallel/collective';
 
 /**
  * Minimal layers over raw tfjs variables. We do not use tf.layers: methods need to copy, EMA-update and
@@ -97,11 +97,19 @@ export class BatchNorm {
     const normalize = tf.customGrad((...args) => {
       const [input, gamma, beta, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const x2 = tf.reshape(input, [n, c]); // [N, C]
-      // Data-parallel training sums over every thread's rows (synchronized BN); otherwise the identity.
-      const { sums: [sumX], count: total } = shardSum([channelSum(x2)], n);
-      const mean = tf.div(sumX, total); // [C]
-      const xc = tf.sub(x2, mean); // [N, C]
-      const variance = tf.div(shardSum([channelSum(tf.square(xc))]).sums[0], total); // [C], biased: what the batch is normalised with
+      let mean: tf.Tensor, xc: tf.Tensor, variance: tf.Tensor, total: number;
+      if (sharded()) {
+        // Data-parallel training (synchronized BN): the whole batch's statistics from every thread's
+        // sums and squared deviations from its own mean, merged exactly in one exchange.
+        const localMean = tf.div(channelSum(x2), n);
+        ({ mean, variance, count: total } = shardMoments(tf.mul(localMean, n), channelSum(tf.square(tf.sub(x2, localMean))), n));
+        xc = tf.sub(x2, mean); // [N, C]
+      } else {
+        total = n;
+        mean = tf.div(channelSum(x2), n); // [C]
+        xc = tf.sub(x2, mean); // [N, C]
+        variance = tf.div(channelSum(tf.square(xc)), n); // [C], biased: what the batch is normalised with
+      }
       this.updateRunningStats(mean, variance, total);
       const invstd = tf.rsqrt(tf.add(variance, this.eps)); // [C]
       const scale = tf.mul(gamma, invstd); // [C]

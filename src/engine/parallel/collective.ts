@@ -40,6 +40,11 @@ export function withCollective<T>(c: Collective | undefined, f: () => T): T {
   }
 }
 
+/** True while a collective with more than one rank is active: model code may take its exchange-friendly path. */
+export function sharded(): boolean {
+  return active != null && active.size > 1;
+}
+
 /**
  * Sum over ranks of each tensor (same shapes on every rank) and of `count`, in one exchange. Not
  * differentiable: BatchNorm calls it inside its custom gradient's forward and backward functions.
@@ -63,6 +68,51 @@ export function shardSum(tensors: tf.Tensor[], count = 0): { sums: tf.Tensor[]; 
     return s;
   });
   return { sums, count: total[at] };
+}
+
+/**
+ * The whole batch's per-channel mean and biased variance from each rank's channel sums `sum` and sums of
+ * squared deviations from its own mean `m2` over `count` elements, in one exchange: Chan et al.'s exact
+ * merge, M2 = Σ_r (M2_r + n_r·(mean_r − mean)²), done in float64 in rank order (the same bits on every
+ * rank). Call only when sharded().
+ */
+export function shardMoments(sum: tf.Tensor, m2: tf.Tensor, count: number): { mean: tf.Tensor; variance: tf.Tensor; count: number } {
+  const c = active!;
+  const channels = sum.size;
+  const packed = new Float32Array(2 * channels + 1);
+  packed.set(sum.dataSync() as Float32Array);
+  packed.set(m2.dataSync() as Float32Array, channels);
+  packed[2 * channels] = count;
+  const parts = c.allGather(packed);
+  const total = parts.reduce((a, p) => a + p[2 * channels], 0);
+  const mean = new Float64Array(channels);
+  for (const p of parts) for (let k = 0; k < channels; k++) mean[k] += p[k];
+  for (let k = 0; k < channels; k++) mean[k] /= total;
+  const m2All = new Float64Array(channels);
+  for (const p of parts) {
+    const n = p[2 * channels];
+    if (n === 0) continue;
+    for (let k = 0; k < channels; k++) {
+      const d = p[k] / n - mean[k];
+      m2All[k] += p[channels + k] + n * d * d;
+    }
+  }
+  return {
+    mean: tf.tensor(Float32Array.from(mean), sum.shape, 'float32'),
+    variance: tf.tensor(Float32Array.from(m2All, (v) => v / total), sum.shape, 'float32'),
+    count: total,
+  };
+}
+
+/**
+ * Rows of every rank's tensors ([rows, D_i] each, the same rows), each concatenated over ranks in rank
+ * order, in one exchange. See gatherShards.
+ */
+export function gatherRows<T extends tf.Tensor2D[]>(...xs: T): T {
+  if (!sharded() || xs.length === 0) return xs;
+  if (xs.length === 1) return [gatherShards(xs[0])] as T;
+  const widths = xs.map((x) => x.shape[1]);
+  return tf.split(gatherShards(tf.concat(xs, 1)), widths, 1) as T;
 }
 
 /**

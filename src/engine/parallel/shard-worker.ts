@@ -34,9 +34,10 @@ async function main(init: ShardInit): Promise<void> {
   const pixels = h * w * c;
   const floats = new Float32Array(init.input, 0, init.views * init.maxRows * pixels);
   const indices = new Int32Array(init.input, floats.byteLength, init.maxRows);
-  parentPort!.postMessage({ type: 'ready' });
-
+  // Read before saying ready: rank 0 posts the first command as soon as it hears it, and a command
+  // posted between the two would be taken for the starting state and missed (a deadlock).
   let seen = Atomics.load(command, CMD.SEQ);
+  parentPort!.postMessage({ type: 'ready' });
   for (;;) {
     // Blocking is fine: this thread has nothing else to do, and the step itself is synchronous.
     while (Atomics.load(command, CMD.SEQ) === seen) Atomics.wait(command, CMD.SEQ, seen, 1000);
