@@ -64,7 +64,7 @@ const BASE_FIELDS: ObjectSpec['fields'] = {
   threads: {
     kind: 'integer',
     description:
-      'Training threads for the wasm and cpu backends: the batch is split over this many threads (data-parallel, synchronized BatchNorm; the same losses as one thread up to float rounding). 0 = one per CPU core. Methods other than SimCLR, and the native backends (which thread by themselves), use one.',
+      'Training threads for the wasm and cpu backends: the batch is split over this many threads (data-parallel, synchronized BatchNorm; the same losses as one thread up to float rounding). 0 = one per CPU core. Worth it when cores are free (2 threads: ~1.7–2× faster on an idle 2-core machine); on a busy machine the threads wait for each other. SimCLR, BYOL and SimSiam only; other methods, and the native backends (which thread by themselves), use one.',
     default: 1,
     min: 0,
     max: 64,
