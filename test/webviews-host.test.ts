@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Services } from '../src/extension/services';
 import { SIMCLR_AUGMENT } from '../src/core/augment-spec';
+import { resolveConfig } from '../src/core/config';
 import { AnalysisClient } from '../src/webviews/analysis/client';
 import { AugmentClient } from '../src/webviews/augment/client';
 import { AugmentController } from '../src/webviews/controllers/augment';
@@ -175,6 +176,41 @@ describe('controllers', () => {
       [1, 3, 4],
     );
     c.dispose();
+  });
+
+  test('a folder-dataset run is shown at its own imageSize: thumbnails and augmentation previews load the dataset as it trained', async () => {
+    const { config } = resolveConfig({ method: 'simclr', dataset: 'folder:/data/flowers', imageSize: 48, name: 'flowers 48px' });
+    const runId = await fx.store.createRun(config!, { status: 'queued' });
+    const { vectors, labels, indices } = (await fx.store.getEmbedding(fx.smallEmbedding))!;
+    const embeddingId = await fx.store.recordEmbedding(runId, { epoch: 1, split: 'test', dim: 32, vectors, labels, indices });
+    const loads: [string, number][] = [];
+    const split = (dataset: string, imageSize: number) => {
+      loads.push([dataset, imageSize]);
+      return { count: 1000, height: imageSize, width: imageSize, channels: 3, images: new Uint8Array(1000 * imageSize * imageSize * 3), labels: new Int32Array(1000) };
+    };
+    const w = fakeWebview();
+    const c = new EmbeddingsController(runId, w.deps, analysis, split);
+    c.handle({ type: 'ready' });
+    await w.next('init');
+    c.handle({ type: 'thumbs', embeddingId, rows: [0] });
+    const thumbs = (await w.next('thumbs')) as { thumbs: { width: number; pixels: Uint8Array }[] };
+    assert.deepEqual(loads, [['folder:/data/flowers', 48]]);
+    assert.deepEqual([thumbs.thumbs[0].width, thumbs.thumbs[0].pixels.length], [48, 48 * 48 * 3]);
+    c.dispose();
+
+    const asked: { dataset: string; imageSize: number }[] = [];
+    const augment = { render: async (req: { dataset: string; imageSize: number }) => (asked.push(req), undefined) } as unknown as AugmentClient;
+    const wa = fakeWebview();
+    const a = new AugmentController(runId, wa.deps, augment);
+    a.handle({ type: 'ready' });
+    await wa.next('init');
+    a.handle({ type: 'render', requestId: 1, params: { view1: config!.augment.view1, view2: config!.augment.view2 }, seed: 1, perImage: 1, count: 1 });
+    assert.deepEqual(
+      asked.map((r) => [r.dataset, r.imageSize]),
+      [['folder:/data/flowers', 48]],
+    );
+    a.dispose();
+    await fx.store.deleteRun(runId);
   });
 
   test('augmentations: the run pipeline, rendered by the training code in the worker thread, reproducible from the seed', async () => {

@@ -4,6 +4,9 @@ import { DATASET_SPEC_HINT, DATASET_SPEC_PATTERN } from './datasets';
 import { METHOD_IDS, METHOD_INFO } from './methods';
 import { defaultsOf, deepMerge, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
 
+/** The side image folders are resized to when a config does not say (`imageSize`). */
+export const DEFAULT_IMAGE_SIZE = 32;
+
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 export const ENCODER_PRESETS = ['tiny', 'small', 'medium', 'resnet18-cifar'] as const;
@@ -48,7 +51,7 @@ const BASE_FIELDS: ObjectSpec['fields'] = {
   imageSize: {
     kind: 'integer',
     description: 'Image folders (`folder:DIR`): each image is resized so its shorter side is this many pixels and centre-cropped to a square; 0 keeps the stored size (all images must then have the same size). Ignored for MNIST, Fashion-MNIST and CIFAR, whose size is fixed.',
-    default: 32,
+    default: DEFAULT_IMAGE_SIZE,
     min: 0,
     max: 1024,
   },

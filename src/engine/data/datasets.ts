@@ -14,6 +14,7 @@
  * Pure TypeScript with no tfjs dependency, so the CLI, tests and the extension host can inspect
  * datasets without loading a backend.
  */
+import { DEFAULT_IMAGE_SIZE } from '../../core/config';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -123,7 +124,7 @@ export function clearDatasetCache(): void {
 
 export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
   const parsed = parseDatasetSpec(spec);
-  const imageSize = opts.imageSize ?? 32;
+  const imageSize = opts.imageSize ?? DEFAULT_IMAGE_SIZE;
   let dir: string;
   if (parsed.kind === 'builtin') dir = resolveBuiltinDir(opts.builtinDir);
   else if (parsed.dir !== undefined) dir = resolve(expandHome(parsed.dir));

@@ -9,7 +9,8 @@ import { renderAugmentations } from './render';
  * The augmentation preview's worker thread (dist/augment-worker.js): tfjs on the wasm backend, never
  * tfjs-node (a native addon must not load into the extension host process), off the host's event loop.
  */
-export type AugmentRequest = { id: number; dataset: string; params: ViewParams; seed: number; perImage: number; count: number };
+/** `imageSize`: the side image folders are resized to (the run's `imageSize`; other datasets ignore it). */
+export type AugmentRequest = { id: number; dataset: string; imageSize: number; params: ViewParams; seed: number; perImage: number; count: number };
 export type AugmentReply =
   | { id: number; type: 'samples'; originals: Thumb[]; views: [Thumb[], Thumb[]]; milliseconds: number; backend: string }
   | { id: number; type: 'error'; message: string };
@@ -23,7 +24,7 @@ if (port) {
         backend ??= initBackend('wasm').then((b) => b.device);
         const device = await backend;
         const t0 = Date.now();
-        const ds = loadDataset(m.dataset);
+        const ds = loadDataset(m.dataset, { imageSize: m.imageSize });
         const r = renderAugmentations(ds.test, m.params, m.seed, m.perImage, m.count);
         const reply: AugmentReply = { id: m.id, type: 'samples', ...r, milliseconds: Date.now() - t0, backend: device };
         port.postMessage(reply);

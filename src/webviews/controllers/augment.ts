@@ -1,3 +1,4 @@
+import { DEFAULT_IMAGE_SIZE } from '../../core/config';
 import { classNamesFor } from '../../core/datasets';
 import { METHOD_INFO } from '../../core/methods';
 import type { AugmentClient } from '../augment/client';
@@ -17,6 +18,8 @@ export function defaultViewParams(method = 'simclr'): ViewParams {
  */
 export class AugmentController implements Controller {
   private dataset: string;
+  /** The run's imageSize (folder datasets are resized to it); the default config's without a run. */
+  private imageSize = DEFAULT_IMAGE_SIZE;
   private disposed = false;
 
   constructor(
@@ -42,7 +45,7 @@ export class AugmentController implements Controller {
       return;
     }
     const { requestId, params, seed, perImage, count } = message;
-    this.augment.render({ dataset: this.dataset, params, seed, perImage, count }).then(
+    this.augment.render({ dataset: this.dataset, imageSize: this.imageSize, params, seed, perImage, count }).then(
       (r) => {
         if (r) this.post({ type: 'samples', requestId, seed, perImage, originals: r.originals, views: r.views, milliseconds: r.milliseconds });
       },
@@ -60,6 +63,7 @@ export class AugmentController implements Controller {
       runName = run.name;
       this.deps.title?.(`Augmentations: ${run.name}`);
       this.dataset = run.dataset;
+      this.imageSize = run.config.imageSize ?? DEFAULT_IMAGE_SIZE;
       const p = { view1: run.config.augment.view1, view2: run.config.augment.view2 };
       runParams = isViewParams(p) ? p : null;
       if (!runParams) this.deps.log?.(`augmentations: run ${this.runId}'s recorded pipeline is not valid in this version; showing the defaults`);

@@ -1,3 +1,4 @@
+import { DEFAULT_IMAGE_SIZE } from '../../core/config';
 import { classNamesFor } from '../../core/datasets';
 import { loadDataset, type Split } from '../../engine/data/datasets';
 import type { EmbeddingRow } from '../../store/types';
@@ -8,9 +9,9 @@ import { isEmbeddingsToHost, type EmbeddingsToHost, type EmbeddingsToWebview } f
 import { paramsKey, totalIterations, type ProjectionParams } from '../protocol/projection';
 import { errorText, type Controller, type PanelDeps } from './types';
 
-/** The test split of a run's dataset (embeddings are of test images), loaded on first use. */
-export type SplitLoader = (dataset: string) => Split;
-export const testSplit: SplitLoader = (dataset) => loadDataset(dataset).test;
+/** The test split of a run's dataset (embeddings are of test images) at the run's imageSize, loaded on first use. */
+export type SplitLoader = (dataset: string, imageSize: number) => Split;
+export const testSplit: SplitLoader = (dataset, imageSize) => loadDataset(dataset, { imageSize }).test;
 
 /** One sample's picture from a split, as a thumbnail. */
 export function thumbOf(split: Split, sample: number, key: number): Thumb {
@@ -26,6 +27,7 @@ export function thumbOf(split: Split, sample: number, key: number): Thumb {
 export class EmbeddingsController implements Controller {
   private embedding?: EmbeddingRow;
   private dataset = '';
+  private imageSize = DEFAULT_IMAGE_SIZE;
   private job?: { requestId: number; cancel(): void };
   private disposed = false;
   private timer?: NodeJS.Timeout;
@@ -63,7 +65,7 @@ export class EmbeddingsController implements Controller {
         return;
       case 'thumbs': {
         const e = await this.load(m.embeddingId);
-        const split = this.split(this.dataset);
+        const split = this.split(this.dataset, this.imageSize);
         const thumbs = m.rows.filter((r) => r < e.count).map((r) => thumbOf(split, e.indices[r], r));
         this.post({ type: 'thumbs', embeddingId: e.id, thumbs });
         return;
@@ -83,6 +85,7 @@ export class EmbeddingsController implements Controller {
     const run = await store.getRun(this.runId);
     if (!run) throw new Error(`Run ${this.runId} is not in ${store.path}.`);
     this.dataset = run.dataset;
+    this.imageSize = run.config.imageSize ?? DEFAULT_IMAGE_SIZE;
     this.deps.title?.(`Embeddings: ${run.name}`);
     const list = (await store.listEmbeddings(this.runId)).filter((e) => e.split === 'test');
     const embeddings = list.map((e) => ({ id: e.id, epoch: e.epoch, count: e.count, dim: e.dim }));
@@ -101,7 +104,11 @@ export class EmbeddingsController implements Controller {
   private async load(embeddingId: number): Promise<EmbeddingRow> {
     if (this.embedding?.id === embeddingId) return this.embedding;
     const store = await this.deps.store();
-    if (!this.dataset) this.dataset = (await store.getRun(this.runId))?.dataset ?? 'builtin';
+    if (!this.dataset) {
+      const run = await store.getRun(this.runId);
+      this.dataset = run?.dataset ?? 'builtin';
+      this.imageSize = run?.config.imageSize ?? DEFAULT_IMAGE_SIZE;
+    }
     const e = await store.getEmbedding(embeddingId);
     if (!e || !(await store.listEmbeddings(this.runId)).some((x) => x.id === embeddingId)) throw new Error(`embedding ${embeddingId} does not belong to run ${this.runId}`);
     this.embedding = e;
