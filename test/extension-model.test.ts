@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defaultDatabasePath } from '../src/store/store';
@@ -15,7 +15,7 @@ import {
   resolveNpm,
   TFJS_VERSION,
 } from '../src/extension/gpuInstall';
-import { applyRunDefaults, discoverDatasets, keyFields, parseInput, resolveDatasetPath, setPath, suggestedFileName, validateAnswer } from '../src/extension/newRunModel';
+import { applyRunDefaults, cachedDatasets, datasetSpecForFolder, discoverDatasets, keyFields, parseInput, resolveDatasetPath, setPath, suggestedFileName, validateAnswer } from '../src/extension/newRunModel';
 import { readSettings } from '../src/extension/settings';
 
 const root = resolve(__dirname, '..');
@@ -80,16 +80,46 @@ describe('New Run wizard logic', () => {
     assert.equal(ok.backend, 'wasm');
   });
 
-  test('the dataset folder offers its subfolders that hold IDX files', () => {
+  test('the dataset folder offers its subfolders that hold a dataset: IDX files, CIFAR binary batches, image folders', () => {
     const folder = join(tmp, 'datasets');
-    for (const d of ['fashion-mnist', 'mnist', 'empty']) mkdirSync(join(folder, d), { recursive: true });
+    for (const d of ['fashion-mnist', 'mnist', 'empty', 'cifar/cifar-10-batches-bin', 'c100', 'flowers/train/rose', 'flowers/test/rose', 'notes']) mkdirSync(join(folder, d), { recursive: true });
     writeFileSync(join(folder, 'fashion-mnist', 'train-images-idx3-ubyte.gz'), '');
     writeFileSync(join(folder, 'mnist', 'train-images-idx3-ubyte'), '');
+    writeFileSync(join(folder, 'cifar', 'cifar-10-batches-bin', 'data_batch_1.bin'), '');
+    writeFileSync(join(folder, 'c100', 'train.bin'), '');
+    writeFileSync(join(folder, 'flowers', 'train', 'rose', 'a.JPG'), '');
+    writeFileSync(join(folder, 'notes', 'readme.txt'), '');
     assert.deepEqual(
-      discoverDatasets(folder).map((d) => d.spec),
-      [`fashion-mnist:${join(folder, 'fashion-mnist')}`, `mnist:${join(folder, 'mnist')}`],
+      discoverDatasets(folder)
+        .map((d) => d.spec)
+        .sort(),
+      [`cifar100:${join(folder, 'c100')}`, `cifar10:${join(folder, 'cifar')}`, `fashion-mnist:${join(folder, 'fashion-mnist')}`, `folder:${join(folder, 'flowers')}`, `mnist:${join(folder, 'mnist')}`],
     );
     assert.deepEqual(discoverDatasets(join(tmp, 'missing')), []);
+    // A folder of class folders is one dataset: its classes are not offered one by one.
+    assert.deepEqual(
+      discoverDatasets(join(folder, 'flowers', 'train')).map((d) => d.spec),
+      [`folder:${join(folder, 'flowers', 'train')}`],
+    );
+    assert.equal(datasetSpecForFolder(join(folder, 'notes')), undefined);
+    assert.equal(datasetSpecForFolder(join(folder, 'empty')), undefined);
+  });
+
+  test('New Run offers the datasets ready in the shared cache folder (downloads), not the partial ones', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'clab-cache-'));
+    mkdirSync(join(cache, 'fashion-mnist'));
+    for (const f of readdirSync('data/builtin').filter((n) => n.endsWith('.gz'))) copyFileSync(join('data/builtin', f), join(cache, 'fashion-mnist', f));
+    mkdirSync(join(cache, 'downloads'));
+    writeFileSync(join(cache, 'downloads', 'cifar-10-binary.tar.gz.part'), 'x');
+    assert.deepEqual(cachedDatasets(cache), [
+      { spec: 'fashion-mnist', label: 'fashion-mnist', description: 'Fashion-MNIST', detail: '6,000 train / 1,000 test · 10 classes · 28×28×1 · files put here by hand: not verified by clab data download' },
+    ]);
+  });
+
+  test('a config file’s relative dataset folder is resolved against the file, for every KIND:DIR', () => {
+    for (const kind of ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'cifar100-coarse', 'folder'])
+      assert.equal(resolveDatasetPath({ dataset: `${kind}:data/x` }, '/ws/configs').dataset, `${kind}:${join('/ws/configs', 'data/x')}`);
+    for (const spec of ['builtin', 'cifar10', 'folder:/abs/x']) assert.equal(resolveDatasetPath({ dataset: spec }, '/ws').dataset, spec);
   });
 });
 

@@ -1,10 +1,14 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DATASET_KINDS } from '../core/datasets';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
+import { defaultCacheDir } from '../engine/data/cache';
 import { BACK, inputStep, pickStep, type StepResult } from './quickInput';
 import {
   applyRunDefaults,
+  cachedDatasets,
   configFileText,
+  datasetSpecForFolder,
   discoverDatasets,
   keyFields,
   parseInput,
@@ -111,26 +115,33 @@ async function pickDataset(s: Services, o: { title: string; step: number; totalS
   };
   add({ label: 'builtin', description: 'Fashion-MNIST subset shipped with Contrastive Lab', detail: '7,000 images of 28×28 clothing in 10 classes; trains in minutes on a CPU', spec: 'builtin' });
   if (settings.defaultDataset !== 'builtin') add({ label: settings.defaultDataset, description: 'default dataset (setting)', spec: settings.defaultDataset });
+  // Downloaded sets and decoded image folders in the cache the CLI shares (`clab data download`).
+  for (const d of cachedDatasets(defaultCacheDir())) add({ label: d.label, description: d.description, detail: d.detail, spec: d.spec });
   for (const d of discoverDatasets(settings.datasetFolder)) add({ label: d.label, description: 'dataset folder', detail: d.detail, spec: d.spec });
   for (const v of s.tree.all()) add({ label: v.row.dataset, description: 'used by earlier runs', spec: v.row.dataset });
   items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(folder-opened) Choose a Folder with IDX Files…', description: 'MNIST or Fashion-MNIST format', action: 'browse' });
-  items.push({ label: '$(edit) Enter a Dataset Spec…', description: 'builtin, fashion-mnist:DIR or mnist:DIR', action: 'type' });
+  items.push({ label: '$(folder-opened) Choose a Dataset Folder…', description: 'MNIST/Fashion-MNIST IDX files, CIFAR binary batches, or images in class folders', action: 'browse' });
+  items.push({ label: '$(edit) Enter a Dataset Spec…', description: 'builtin, cifar10, fashion-mnist:DIR, folder:DIR, …', action: 'type' });
   const active = items.find((it) => it.spec === (current ?? settings.defaultDataset));
   for (;;) {
     const picked = await pickStep({ ...o, items, placeholder: 'Dataset', active });
     if (picked === BACK || picked === undefined) return picked;
     if (picked.spec) return picked.spec;
     if (picked.action === 'browse') {
-      const dirs = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use This Dataset', title: 'Folder with the four IDX files' });
+      const dirs = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use This Dataset', title: 'Dataset folder: IDX files, CIFAR binary batches, or images in class folders' });
       if (!dirs?.length) continue;
       const dir = dirs[0].fsPath;
-      return `${/fashion/i.test(dir) ? 'fashion-mnist' : 'mnist'}:${dir}`;
+      const spec = datasetSpecForFolder(dir);
+      if (spec) return spec;
+      void vscode.window.showWarningMessage(
+        `Contrastive Lab: ${dir} holds no dataset it can read: the four MNIST/Fashion-MNIST IDX files, CIFAR-10/100 binary batches (data_batch_1.bin…, train.bin), or PNG/JPEG images (one sub-folder per class).`,
+      );
+      continue;
     }
     const typed = await inputStep({
       ...o,
       value: current ?? settings.defaultDataset,
-      prompt: 'Dataset: builtin, fashion-mnist:DIR or mnist:DIR (a folder with the four IDX files)',
+      prompt: `Dataset: builtin, a downloaded set (mnist, fashion-mnist, cifar10, cifar100, cifar100-coarse) or KIND:DIR with KIND one of ${DATASET_KINDS.join(', ')}`,
       validate: (t) => validateAnswer({ method: METHOD_IDS[0] }, { path: 'dataset', title: 'Dataset', description: '', spec: { kind: 'string', description: '' }, default: 'builtin' }, t),
     });
     if (typed === undefined) return undefined;
@@ -168,3 +179,4 @@ export async function start(s: Services, raw: RawConfig): Promise<number | undef
   void s.tree.reveal(runId);
   return runId;
 }
+

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { configSpecFor, resolveConfig, type RunConfig } from '../core/config';
+import { DATASET_KINDS } from '../core/datasets';
+import { listLocalDatasets } from '../engine/data/registry';
 import { METHOD_INFO } from '../core/methods';
 import type { FieldSpec } from '../core/spec';
 
@@ -126,7 +128,7 @@ export function suggestedFileName(raw: RawConfig): string {
 export function resolveDatasetPath(raw: RawConfig, baseDir: string): RawConfig {
   const ds = raw.dataset;
   if (typeof ds !== 'string') return raw;
-  const m = /^(fashion-mnist|mnist):(.+)$/.exec(ds);
+  const m = new RegExp(`^(${DATASET_KINDS.join('|')}):(.+)$`).exec(ds);
   if (!m || isAbsolute(m[2]) || /^[a-zA-Z]:[\\/]/.test(m[2])) return raw;
   return { ...raw, dataset: `${m[1]}:${resolve(baseDir, m[2])}` };
 }
@@ -138,18 +140,69 @@ export interface DatasetChoice {
 }
 
 const IDX_TRAIN_IMAGES = 'train-images-idx3-ubyte';
+const CIFAR_MARKERS: [kind: 'cifar10' | 'cifar100', file: string, subdir: string][] = [
+  ['cifar10', 'data_batch_1.bin', 'cifar-10-batches-bin'],
+  ['cifar100', 'train.bin', 'cifar-100-binary'],
+];
 
-/** Folders under the dataset folder that hold IDX files, as dataset specs (`fashion-mnist:` if the name says so). */
+/**
+ * The dataset spec for a folder, from what it holds: the IDX files (`fashion-mnist:` if the folder's name
+ * says so, else `mnist:`), CIFAR's binary batches (in the folder or the sub-folder the archive extracts
+ * to), or images, directly or one or two class/split folders down (`folder:`, torchvision's ImageFolder).
+ * Undefined for anything else. Reads directory listings only, never images.
+ */
+export function datasetSpecForFolder(dir: string): string | undefined {
+  const names = readdirSafe(dir);
+  if (names.some((f) => f === IDX_TRAIN_IMAGES || f === `${IDX_TRAIN_IMAGES}.gz`)) return `${/fashion/i.test(dir) ? 'fashion-mnist' : 'mnist'}:${dir}`;
+  for (const [kind, file, subdir] of CIFAR_MARKERS) if (names.includes(file) || readdirSafe(join(dir, subdir)).includes(file)) return `${kind}:${dir}`;
+  return holdsImages(dir, names, 2) ? `folder:${dir}` : undefined;
+}
+
+// The extensions the image-folder reader decodes (engine/data/image.ts IMAGE_EXTENSIONS).
+const IMAGE_FILE = /\.(png|jpe?g)$/i;
+const isImage = (name: string) => IMAGE_FILE.test(name);
+
+/** Whether `dir` or a sub-folder up to `depth` levels down holds an image (a few sub-folders looked at). */
+function holdsImages(dir: string, names: string[], depth: number): boolean {
+  if (names.some(isImage)) return true;
+  if (depth === 0) return false;
+  return names
+    .filter((n) => !n.startsWith('.'))
+    .slice(0, 8)
+    .some((n) => holdsImages(join(dir, n), readdirSafe(join(dir, n)), depth - 1));
+}
+
+/** The dataset folder itself and its sub-folders that hold a dataset (see datasetSpecForFolder). */
 export function discoverDatasets(folder: string | undefined): DatasetChoice[] {
   if (!folder || !existsSync(folder)) return [];
   const out: DatasetChoice[] = [];
-  const candidates = [folder, ...readdirSafe(folder).map((n) => join(folder, n))];
+  const own = datasetSpecForFolder(folder);
+  // A folder of class folders is one dataset, not one per class.
+  const candidates = own?.startsWith('folder:') ? [folder] : [folder, ...readdirSafe(folder).filter((n) => !n.startsWith('.')).map((n) => join(folder, n))];
   for (const dir of candidates) {
-    if (!readdirSafe(dir).some((f) => f === IDX_TRAIN_IMAGES || f === `${IDX_TRAIN_IMAGES}.gz`)) continue;
-    const kind = /fashion/i.test(dir) ? 'fashion-mnist' : 'mnist';
-    out.push({ spec: `${kind}:${dir}`, label: `${kind} (${dir.split(/[\\/]/).pop()})`, detail: dir });
+    const spec = dir === folder ? own : datasetSpecForFolder(dir);
+    if (!spec) continue;
+    const kind = spec.slice(0, spec.indexOf(':'));
+    out.push({ spec, label: `${kind} (${dir.split(/[\\/]/).pop()})`, detail: dir });
   }
   return out;
+}
+
+/**
+ * The datasets ready in the cache folder the CLI shares: downloads (`clab data download`) and decoded
+ * image folders, with what a researcher picks by (`60,000 train / 10,000 test · 10 classes · 28×28×1`).
+ */
+export function cachedDatasets(cacheDir: string): (DatasetChoice & { description: string })[] {
+  return listLocalDatasets(cacheDir)
+    .filter((d) => d.state === 'ready' && d.spec !== 'builtin')
+    .map((d) => {
+      const parts = [];
+      if (d.train !== undefined && d.test !== undefined) parts.push(`${d.train.toLocaleString('en-US')} train / ${d.test.toLocaleString('en-US')} test`);
+      if (d.classes) parts.push(`${d.classes} classes`);
+      if (d.height && d.width) parts.push(`${d.height}×${d.width}×${d.channels ?? 1}`);
+      if (d.note) parts.push(d.note);
+      return { spec: d.spec, label: d.spec, description: d.title, detail: parts.join(' · ') };
+    });
 }
 
 function readdirSafe(dir: string): string[] {
