@@ -19,6 +19,7 @@ import type { Method, TrainBatch } from '../src/engine/methods/types';
 import { ParamSet } from '../src/engine/models/layers';
 import { Mlp, projectorBlocks } from '../src/engine/models/mlp';
 import { createOptimizer } from '../src/engine/optim';
+import { maxAbsDiff, snapshot, step } from './helpers/method-steps';
 
 before(async () => {
   await initBackend('wasm');
@@ -42,27 +43,6 @@ function create(config: RunConfig, trainSize = 64, totalSteps = 10): Method {
 function makeBatch(seed: number, indices = Int32Array.from({ length: B }, (_, i) => i), step = 0, progress = 0): TrainBatch {
   const views = [tf.randomNormal([B, ...SHAPE], 0, 1, 'float32', seed) as tf.Tensor4D, tf.randomNormal([B, ...SHAPE], 0, 1, 'float32', seed + 1) as tf.Tensor4D];
   return { views, draws: [], indices, step, epoch: 1, progress };
-}
-
-/** Values of variables, copied out. */
-function snapshot(vars: Iterable<tf.Variable>): Float32Array[] {
-  return [...vars].map((v) => v.dataSync().slice() as Float32Array);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-/** One training step as the loop runs it; returns the loss. */
-function step(method: Method, opt: ReturnType<typeof createOptimizer>, batch: TrainBatch, lr: number): number {
-  const { value, grads } = tf.variableGrads(() => method.loss(batch), method.trainableVariables());
-  const loss = value.dataSync()[0];
-  opt.apply(grads, lr);
-  tf.dispose([value, grads]);
-  method.afterStep?.(batch);
-  return loss;
 }
 
 /**

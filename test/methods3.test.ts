@@ -18,6 +18,7 @@ import { extractPatches, patchGrid } from '../src/engine/methods/shared/patches'
 import { frequencyBands, rgbToLab } from '../src/engine/methods/shared/view-split';
 import type { Method, TrainBatch } from '../src/engine/methods/types';
 import { createOptimizer } from '../src/engine/optim';
+import { maxAbsDiff, step } from './helpers/method-steps';
 
 before(async () => {
   await initBackend('wasm');
@@ -44,22 +45,6 @@ function makeBatch(config: RunConfig, shape: [number, number, number], seed: num
   const rng = new Rng(seed);
   const draws = [drawAugment(rng.fork(1), B, h, w, config.augment.view1), drawAugment(rng.fork(2), B, h, w, config.augment.view2)];
   return { views, draws, indices: Int32Array.from({ length: B }, (_, i) => i), step: 0, epoch: 1, progress: 0 };
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-/** One training step as the loop runs it; returns the loss. */
-function step(method: Method, opt: ReturnType<typeof createOptimizer>, batch: TrainBatch, lr: number): number {
-  const { value, grads } = tf.variableGrads(() => method.loss(batch), method.trainableVariables());
-  const loss = value.dataSync()[0];
-  opt.apply(grads, lr);
-  tf.dispose([value, grads]);
-  method.afterStep?.(batch);
-  return loss;
 }
 
 /** Rows [from, to) of a [B, R, C, D] grid, as numbers. */
