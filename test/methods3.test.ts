@@ -6,7 +6,8 @@ import { drawAugment } from '../src/engine/augment/pipeline';
 import { initBackend } from '../src/engine/backend';
 import { Rng } from '../src/engine/data/rng';
 import { crossViewInfoNce, viewPairs } from '../src/engine/losses/cmc';
-import { cpcOffsetLoss, futureLabels, softmaxCrossEntropy } from '../src/engine/losses/cpc';
+import { cpcOffsetLoss, futureLabels } from '../src/engine/losses/cpc';
+import { logSumExpRows, softmaxCrossEntropy } from '../src/engine/losses/softmax';
 import { dimInfoNceLoss, dimJsdLoss, jsdEstimate } from '../src/engine/losses/dim';
 import { pixelConsistencyLoss, pixproPositiveMask } from '../src/engine/losses/pixpro';
 import { methodDefinition } from '../src/engine/methods';
@@ -105,6 +106,16 @@ test('the fused softmax cross-entropy has the value and gradient of the op-by-op
   assert.ok(Math.abs(fused.value.dataSync()[0] - reference.value.dataSync()[0]) < 1e-5);
   assert.ok(maxAbsDiff(fused.grads[x.name].dataSync(), reference.grads[x.name].dataSync()) < 1e-6);
   tf.dispose([x, fused.value, fused.grads, reference.value, reference.grads]);
+});
+
+test('the fused row log-sum-exp has the value and gradient of tf.logSumExp, large logits included', () => {
+  const x = tf.variable(tf.randomNormal([5, 11], 0, 40, 'float32', 6));
+  const w = tf.randomNormal([5, 1], 0, 1, 'float32', 7); // a non-uniform upstream gradient
+  const fused = tf.variableGrads(() => tf.sum(tf.mul(logSumExpRows(x as unknown as tf.Tensor2D), w)) as tf.Scalar, [x]);
+  const reference = tf.variableGrads(() => tf.sum(tf.mul(tf.logSumExp(x, 1, true), w)) as tf.Scalar, [x]);
+  assert.ok(Math.abs(fused.value.dataSync()[0] - reference.value.dataSync()[0]) < 1e-3);
+  assert.ok(maxAbsDiff(fused.grads[x.name].dataSync(), reference.grads[x.name].dataSync()) < 1e-5);
+  tf.dispose([x, w, fused.value, fused.grads, reference.value, reference.grads]);
 });
 
 test('CPC: the context at row t never sees rows below t', () => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { softmaxCrossEntropy } from './softmax';
 
 /** CMC's two ways of combining M views (arXiv 1906.05849 §3.3, Fig. 2). */
 export type CmcObjective = 'core-view' | 'full-graph';
@@ -26,9 +27,7 @@ export function cmcLoss(views: number, objective: CmcObjective, direction: (i: n
  */
 export function crossViewInfoNce(zi: tf.Tensor2D, zj: tf.Tensor2D, temperature: number): tf.Scalar {
   return tf.tidy(() => {
-    const n = zi.shape[0];
-    const logits = tf.div(tf.matMul(zi, zj, false, true), temperature); // [N, N]
-    const positive = tf.sum(tf.mul(logits, tf.eye(n)), 1); // [N]
-    return tf.mean(tf.sub(tf.logSumExp(logits, 1), positive)) as tf.Scalar;
+    const logits = tf.div(tf.matMul(zi, zj, false, true), temperature) as tf.Tensor2D; // [N, N]
+    return softmaxCrossEntropy(logits, Int32Array.from({ length: zi.shape[0] }, (_, a) => a)); // the diagonal
   });
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { softmaxCrossEntropy } from './softmax';
 
 /**
  * The row of each prediction's positive among the flattened targets: a prediction made from context row
@@ -13,37 +14,6 @@ export function futureLabels(batch: number, rows: number, cols: number, k: numbe
     const r = n % perImage; // = i·C + j
     return b * rows * cols + k * cols + r;
   });
-}
-
-/**
- * Mean cross-entropy of softmax(logits) [n, m] at `labels`, with its analytic gradient
- * (softmax − onehot)/n. tfjs differentiates logSumExp op by op (max with an Equal mask, exp, log, …),
- * about ten passes over an n×m matrix that is the largest tensor of a CPC step; this needs three.
- */
-export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: Int32Array): tf.Scalar {
-  const [n, m] = logits.shape;
-  const flat = tf.tensor1d(
-    labels.map((label, row) => row * m + label),
-    'int32',
-  );
-  const ce = tf.customGrad((x, save) => {
-    const logit = x as tf.Tensor2D;
-    const shift = tf.max(logit, 1, true); // [n, 1], for exp without overflow
-    const e = tf.exp(tf.sub(logit, shift)); // [n, m]
-    const sum = tf.sum(e, 1, true); // [n, 1]
-    const lse = tf.add(tf.log(sum), shift); // [n, 1]
-    const positive = tf.gather(tf.reshape(logit, [-1]), flat); // [n]
-    (save as tf.GradSaveFunc)([tf.div(e, sum)]); // softmax
-    return {
-      value: tf.mean(tf.sub(tf.reshape(lse, [n]), positive)) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        // (wasm's OneHot writes integer bits into a float32 output, so it is cast instead.)
-        tf.tidy(() => tf.mul(tf.sub(saved[0], tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), m), 'float32')), tf.div(dy, n))),
-    };
-  });
-  const out = ce(logits) as tf.Scalar;
-  flat.dispose();
-  return out;
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { logSumExpRows } from './softmax';
 
 /**
  * Deep InfoMax's mutual-information estimators (arXiv 1808.06670 §3.1), on discriminator scores
@@ -55,7 +56,7 @@ export function dimInfoNceLoss(scores: tf.Tensor3D): tf.Scalar {
     const same = samePairs(n); // [N, N, 1]
     const positive = tf.sum(tf.mul(scores, same), 1); // [N, P]: T(y_a, m_{a,p})
     const negatives = tf.reshape(tf.sub(scores, tf.mul(same, 1e9)), [n, n * p]); // own image masked out
-    const lse = tf.logSumExp(negatives, 1, true); // [N, 1]
+    const lse = logSumExpRows(negatives as tf.Tensor2D); // [N, 1]
     return tf.mean(tf.softplus(tf.sub(lse, positive))) as tf.Scalar;
   });
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { softmaxCrossEntropy } from './softmax';
 
 /**
  * MoCo's contrastive loss, InfoNCE over one positive key and a queue of negatives (arXiv 1911.05722,
@@ -11,9 +12,7 @@ export function mocoInfoNce(q: tf.Tensor2D, k: tf.Tensor2D, queue: tf.Tensor2D, 
   return tf.tidy(() => {
     const lPos = tf.sum(tf.mul(q, k), 1, true); // [N, 1]
     const lNeg = tf.matMul(q, queue, false, true); // [N, K]
-    const logits = tf.div(tf.concat([lPos, lNeg], 1), temperature); // [N, 1+K]
-    // labels = 0: the positive is column 0.
-    const logProb0 = tf.sub(tf.squeeze(tf.slice(logits, [0, 0], [-1, 1]), [1]), tf.logSumExp(logits, 1)); // [N]
-    return tf.neg(tf.mean(logProb0)) as tf.Scalar;
+    const logits = tf.div(tf.concat([lPos, lNeg], 1), temperature) as tf.Tensor2D; // [N, 1+K]
+    return softmaxCrossEntropy(logits, new Int32Array(logits.shape[0])); // labels = 0: the positive is column 0
   });
 }

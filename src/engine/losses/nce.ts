@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { softmaxCrossEntropy } from './softmax';
 
 /**
  * InstDisc's NCE loss (arXiv 1805.01978 §3.2, eq. 6–7). With P(i|v) = exp(vᵀf_i/τ)/Z_i the
@@ -38,10 +39,5 @@ export function estimateLogZ(scores: tf.Tensor2D, n: number): number {
  * entry. `scores` = vᵀf/τ [B, n]; `rows` [B] the bank row of each image (lemniscate `LinearAverage`).
  */
 export function nonParametricSoftmaxLoss(scores: tf.Tensor2D, rows: Int32Array): tf.Scalar {
-  return tf.tidy(() => {
-    const [b, n] = scores.shape;
-    const target = tf.oneHot(tf.tensor1d(rows, 'int32'), n); // [B, n]
-    const logProb = tf.sub(scores, tf.logSumExp(scores, 1, true)); // [B, n]
-    return tf.div(tf.neg(tf.sum(tf.mul(logProb, target))), b) as tf.Scalar;
-  });
+  return softmaxCrossEntropy(scores, rows);
 }
