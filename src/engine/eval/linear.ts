@@ -21,8 +21,9 @@ export async function linearProbeAccuracy(
   const x = tf.tidy(() => tf.div(tf.sub(train, mean), std));
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(trainLabels, 'int32'), numClasses));
   const d = train.shape[1];
-  const w = tf.variable(tf.zeros([d, numClasses]));
-  const b = tf.variable(tf.zeros([numClasses]));
+  // In a tidy: a variable does not own its initial value, which would otherwise be left behind.
+  const w = tf.tidy(() => tf.variable(tf.zeros([d, numClasses])));
+  const b = tf.tidy(() => tf.variable(tf.zeros([numClasses])));
   const opt = tf.train.adam(opts.lr ?? 0.01);
   const n = train.shape[0];
   try {

@@ -107,7 +107,7 @@ class Cmc implements Method {
       this.networks.forEach((_, v) => this.banks.push(new MemoryBank(n, d, ctx.trainSize, ctx.rng.fork(10 + v))));
     }
     if (this.contrast === 'nce')
-      for (let i = 0; i < count; i++) for (let j = 0; j < count; j++) if (i !== j) this.logZ.set(`${i}_${j}`, { variable: tf.variable(tf.scalar(Number.NaN), false) });
+      for (let i = 0; i < count; i++) for (let j = 0; j < count; j++) if (i !== j) this.logZ.set(`${i}_${j}`, { variable: tf.tidy(() => tf.variable(tf.scalar(Number.NaN), false)) });
     this.noiseRng = ctx.rng.fork(2);
   }
 

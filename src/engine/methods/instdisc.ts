@@ -50,7 +50,7 @@ class InstDisc implements Method {
     const n = config.trainLimit > 0 ? Math.min(config.trainLimit, ctx.trainSize) : ctx.trainSize;
     this.memory = new MemoryBank(n, config.projector.out, ctx.trainSize, ctx.rng.fork(1));
     this.noiseRng = ctx.rng.fork(2);
-    this.logZVar = tf.variable(tf.scalar(Number.NaN), false);
+    this.logZVar = tf.tidy(() => tf.variable(tf.scalar(Number.NaN), false));
   }
 
   trainableVariables(): tf.Variable[] {

@@ -27,7 +27,7 @@ export class MemoryBank {
     const s = 1 / Math.sqrt(dim / 3);
     const init = new Float32Array(rows * dim);
     for (let i = 0; i < init.length; i++) init[i] = rng.uniform(-s, s);
-    this.bank = tf.variable(tf.tensor2d(init, [rows, dim]), false);
+    this.bank = tf.tidy(() => tf.variable(tf.tensor2d(init, [rows, dim]), false)); // tidy: the initial value is not kept
     this.rowOf = new Int32Array(datasetSize).fill(-1);
     // Identity when every image is used: row i is image i.
     if (rows === datasetSize) {

@@ -22,7 +22,7 @@ export class KeyQueue {
     const init = new Float32Array(size * dim);
     for (let i = 0; i < init.length; i++) init[i] = rng.normal();
     this.keys = tf.tidy(() => tf.variable(l2normalize(tf.tensor2d(init, [size, dim])), false));
-    this.ptr = tf.variable(tf.scalar(0, 'int32'), false);
+    this.ptr = tf.tidy(() => tf.variable(tf.scalar(0, 'int32'), false)); // tidy: the initial value is not kept
   }
 
   /**
