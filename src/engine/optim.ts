@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../core/config';
+import type { Method } from './methods/types';
 
 /**
  * SGD with momentum, Adam (decoupled weight decay, i.e. AdamW) and LARS, over plain tfjs variables.
@@ -10,10 +11,36 @@ import type { RunConfig } from '../core/config';
 export interface Optimizer {
   /** Applies `grads` (keyed by variable name) with learning rate `lr`, then disposes nothing it does not own. */
   apply(grads: tf.NamedTensorMap, lr: number): void;
+  /**
+   * Everything a resumed run needs to continue exactly: the slots by `<slot>/<name>` (`m/…` and `v/…`
+   * for Adam, `velocity/…` for SGD and LARS), `name` being `nameOf(variable)` — a stable name such as
+   * the method's, since tfjs's own variable names depend on creation order — and the updates applied.
+   * The slot tensors are the optimizer's own: read them, do not dispose them.
+   */
+  exportState(nameOf: (v: tf.Variable) => string): OptimizerState;
+  /** Sets the slots and update count from `exportState`'s names; throws if a slot is missing or shaped differently. */
+  importState(state: { step: number; slots: tf.NamedTensorMap }, nameOf: (v: tf.Variable) => string): void;
   dispose(): void;
 }
 
+export interface OptimizerState {
+  /** Updates applied so far (Adam's bias correction depends on it). */
+  step: number;
+  slots: Map<string, tf.Tensor>;
+}
+
 type OptimizerConfig = RunConfig['optimizer'];
+
+/** For exportState/importState: each variable's name in the method (tfjs's own depend on the order variables were created in). */
+export function stableNames(method: Method): (v: tf.Variable) => string {
+  const names = new Map<tf.Variable, string>();
+  for (const [name, v] of method.namedVariables()) names.set(v, name);
+  return (v) => {
+    const name = names.get(v);
+    if (name === undefined) throw new Error(`variable ${v.name} is not among the method's named variables`);
+    return name;
+  };
+}
 
 const decays = (v: tf.Variable) => v.rank >= 2;
 
@@ -22,16 +49,48 @@ function slot(v: tf.Variable): tf.Variable {
   return tf.tidy(() => tf.variable(tf.zerosLike(v), false));
 }
 
-class Sgd implements Optimizer {
-  private readonly velocity = new Map<string, tf.Variable>();
+/** The slots of every variable (by slot, then by tfjs variable name) and the update count, exported and imported by name. */
+abstract class SlottedOptimizer implements Optimizer {
+  protected readonly slots: Record<string, Map<string, tf.Variable>> = {};
+  protected updates = 0;
   constructor(
-    private readonly vars: tf.Variable[],
+    protected readonly vars: tf.Variable[],
+    slotNames: string[],
+  ) {
+    for (const s of slotNames) this.slots[s] = new Map(vars.map((v) => [v.name, slot(v)]));
+  }
+  abstract apply(grads: tf.NamedTensorMap, lr: number): void;
+  exportState(nameOf: (v: tf.Variable) => string): OptimizerState {
+    const slots = new Map<string, tf.Tensor>();
+    for (const [s, byVar] of Object.entries(this.slots)) for (const v of this.vars) slots.set(`${s}/${nameOf(v)}`, byVar.get(v.name)!);
+    return { step: this.updates, slots };
+  }
+  importState(state: { step: number; slots: tf.NamedTensorMap }, nameOf: (v: tf.Variable) => string): void {
+    for (const [s, byVar] of Object.entries(this.slots))
+      for (const v of this.vars) {
+        const key = `${s}/${nameOf(v)}`;
+        const value = state.slots[key];
+        if (!value) throw new Error(`the optimizer state has no ${key}`);
+        if (!tf.util.arraysEqual(value.shape, v.shape)) throw new Error(`the optimizer state's ${key} is shaped [${value.shape}], the variable [${v.shape}]`);
+        byVar.get(v.name)!.assign(value);
+      }
+    this.updates = state.step;
+  }
+  dispose(): void {
+    for (const byVar of Object.values(this.slots)) for (const b of byVar.values()) b.dispose();
+  }
+}
+
+class Sgd extends SlottedOptimizer {
+  constructor(
+    vars: tf.Variable[],
     private readonly cfg: OptimizerConfig,
     private readonly lars: boolean,
   ) {
-    for (const v of vars) this.velocity.set(v.name, slot(v));
+    super(vars, ['velocity']);
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {
+    this.updates++;
     tf.tidy(() => {
       for (const v of this.vars) {
         const g0 = grads[v.name];
@@ -44,43 +103,34 @@ class Sgd implements Optimizer {
           const trust = tf.where(tf.logicalAnd(tf.greater(wn, 0), tf.greater(gn, 0)), tf.div(tf.mul(wn, 0.001), gn), tf.onesLike(wn));
           g = tf.mul(g, trust);
         }
-        const buf = this.velocity.get(v.name)!;
+        const buf = this.slots.velocity.get(v.name)!;
         buf.assign(tf.add(tf.mul(buf, this.cfg.momentum), g));
         v.assign(tf.sub(v, tf.mul(buf, lr)));
       }
     });
   }
-  dispose(): void {
-    for (const b of this.velocity.values()) b.dispose();
-  }
 }
 
-class AdamW implements Optimizer {
-  private readonly m = new Map<string, tf.Variable>();
-  private readonly v = new Map<string, tf.Variable>();
-  private t = 0;
+class AdamW extends SlottedOptimizer {
   constructor(
-    private readonly vars: tf.Variable[],
+    vars: tf.Variable[],
     private readonly cfg: OptimizerConfig,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
     private readonly eps = 1e-8,
   ) {
-    for (const p of vars) {
-      this.m.set(p.name, slot(p));
-      this.v.set(p.name, slot(p));
-    }
+    super(vars, ['m', 'v']);
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {
-    this.t++;
-    const c1 = 1 - this.beta1 ** this.t;
-    const c2 = 1 - this.beta2 ** this.t;
+    const t = ++this.updates;
+    const c1 = 1 - this.beta1 ** t;
+    const c2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
       for (const p of this.vars) {
         const g = grads[p.name];
         if (!g) continue;
-        const m = this.m.get(p.name)!;
-        const v = this.v.get(p.name)!;
+        const m = this.slots.m.get(p.name)!;
+        const v = this.slots.v.get(p.name)!;
         m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
         v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
         let update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
@@ -88,9 +138,6 @@ class AdamW implements Optimizer {
         p.assign(tf.sub(p, tf.mul(update, lr)));
       }
     });
-  }
-  dispose(): void {
-    for (const b of [...this.m.values(), ...this.v.values()]) b.dispose();
   }
 }
 

@@ -53,6 +53,19 @@ export class Rng {
   }
 
   /**
+   * The generator's position, to continue a stream where it stopped (a resumed run). Restore it with
+   * setState into a generator made the same way (same seed and forks): forks depend on the seed, not on it.
+   */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    if (!Number.isInteger(state)) throw new Error(`Rng.setState: expected an integer state, got ${state}`);
+    this.state = state | 0;
+  }
+
+  /**
    * An independent generator for a numbered sub-stream (e.g. one per epoch or per view). It depends
    * only on this generator's seed and `stream`, not on draws made so far, so adding a draw in one
    * place doesn't change the numbers used somewhere else.

@@ -9,7 +9,8 @@ import { Linear, ParamSet } from '../models/layers';
 import { MemoryBank } from './shared/memory-bank';
 import { stopGradient } from './shared/stop-gradient';
 import { splitViews, viewChannels, type ViewSplit } from './shared/view-split';
-import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+import { stateNumber, stateNumbers } from './shared/state';
+import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /** One view's network: its own encoder f_θi and a linear head to the d-dim embedding (the official fc + L2 norm). */
 interface ViewNetwork {
@@ -178,6 +179,19 @@ class Cmc implements Method {
     this.banks.forEach((bank, v) => out.set(`memory_bank.view${v}`, bank.bank));
     for (const [pair, { variable }] of this.logZ) out.set(`nce_log_z.${pair}`, variable);
     return out;
+  }
+
+  saveState(): MethodState {
+    const state: MethodState = { noiseRng: this.noiseRng.getState(), bankRows: this.banks[0]?.assignments() ?? [] };
+    for (const [pair, { value }] of this.logZ) if (value !== undefined) state[`logZ.${pair}`] = value;
+    return state;
+  }
+
+  restoreState(state: MethodState): void {
+    this.noiseRng.setState(stateNumber(state, 'noiseRng'));
+    const rows = stateNumbers(state, 'bankRows');
+    for (const bank of this.banks) bank.restoreAssignments(rows); // every bank gives an image the same row
+    for (const [pair, z] of this.logZ) z.value = state[`logZ.${pair}`] === undefined ? undefined : stateNumber(state, `logZ.${pair}`);
   }
 
   /** For tests: the view split, the per-view networks and memory banks. */

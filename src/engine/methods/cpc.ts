@@ -6,7 +6,8 @@ import type { Encoder } from '../models/encoder';
 import { Linear, ParamSet } from '../models/layers';
 import { PatchEncoder, PixelCnnContext } from './shared/cpc-networks';
 import { extractPatches, patchGrid, type PatchAugment, type PatchGrid } from './shared/patches';
-import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+import { stateNumber } from './shared/state';
+import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /**
  * Which way the autoregressive context reads the grid: CPC predicts rows below from rows above
@@ -178,6 +179,15 @@ export class Cpc implements Method {
 
   namedVariables(): Map<string, tf.Variable> {
     return this.params.vars;
+  }
+
+  saveState(): MethodState {
+    return { augmentRng: this.augmentRng.getState(), negativeRng: this.negativeRng.getState() };
+  }
+
+  restoreState(state: MethodState): void {
+    this.augmentRng.setState(stateNumber(state, 'augmentRng'));
+    this.negativeRng.setState(stateNumber(state, 'negativeRng'));
   }
 
   /** For tests: the grid, the offsets used and each direction's networks. */

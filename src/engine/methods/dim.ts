@@ -5,7 +5,8 @@ import { dimInfoNceLoss, dimJsdLoss, priorMatchingLoss } from '../losses/dim';
 import { createEncoder, type Encoder } from '../models/encoder';
 import { BatchNorm, Linear, ParamSet } from '../models/layers';
 import { Mlp } from '../models/mlp';
-import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+import { stateNumber } from './shared/state';
+import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /** Identity forward, negated gradient: D learns to tell prior from encoder while the encoder learns to fool it. */
 export function reverseGradient<T extends tf.Tensor>(x: T): T {
@@ -173,6 +174,14 @@ class Dim implements Method {
 
   namedVariables(): Map<string, tf.Variable> {
     return this.params.vars;
+  }
+
+  saveState(): MethodState {
+    return { priorRng: this.priorRng.getState() };
+  }
+
+  restoreState(state: MethodState): void {
+    this.priorRng.setState(stateNumber(state, 'priorRng'));
   }
 
   dispose(): void {

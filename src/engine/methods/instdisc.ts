@@ -8,7 +8,8 @@ import { ParamSet } from '../models/layers';
 import { Mlp } from '../models/mlp';
 import { MemoryBank } from './shared/memory-bank';
 import { stopGradient } from './shared/stop-gradient';
-import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+import { stateNumber, stateNumbers } from './shared/state';
+import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /**
  * InstDisc — "Unsupervised Feature Learning via Non-Parametric Instance Discrimination", Wu et al. 2018,
@@ -104,6 +105,17 @@ class InstDisc implements Method {
     out.set('memory_bank', this.memory.bank);
     out.set('nce_log_z', this.logZVar);
     return out;
+  }
+
+  saveState(): MethodState {
+    // log Z as the JS number the loss subtracts, so a resumed run uses exactly the same value.
+    return { noiseRng: this.noiseRng.getState(), bankRows: this.memory.assignments(), ...(this.logZ === undefined ? {} : { logZ: this.logZ }) };
+  }
+
+  restoreState(state: MethodState): void {
+    this.noiseRng.setState(stateNumber(state, 'noiseRng'));
+    this.memory.restoreAssignments(stateNumbers(state, 'bankRows'));
+    this.logZ = state.logZ === undefined ? undefined : stateNumber(state, 'logZ');
   }
 
   dispose(): void {

@@ -10,7 +10,8 @@ import { emaUpdate, momentumCopy, type MomentumCopy } from './shared/ema';
 import { KeyQueue } from './shared/queue';
 import { perSubBatch, shuffledPerSubBatch } from './shared/split-bn';
 import { noGrad } from './shared/stop-gradient';
-import type { Method, MethodContext, MethodDefinition, TrainBatch } from './types';
+import { stateNumber } from './shared/state';
+import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /** MoCo v1's head is the encoder's fc layer to 128-d; v2's is fc → ReLU → fc with no BN (`--mlp`). */
 function headBlocks(version: 1 | 2, inDim: number, hidden: number, out: number): MlpBlock[] {
@@ -124,6 +125,15 @@ class MoCo implements Method {
     out.set('queue', this.queue.keys);
     out.set('queue_ptr', this.queue.ptr);
     return out;
+  }
+
+  saveState(): MethodState {
+    return { shuffleRng: this.shuffleRng.getState() };
+  }
+
+  restoreState(state: MethodState): void {
+    this.shuffleRng.setState(stateNumber(state, 'shuffleRng'));
+    this.queue.restorePointer();
   }
 
   /** For tests: the key encoder's variables and the queue. */

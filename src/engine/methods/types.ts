@@ -46,8 +46,22 @@ export interface Method {
   projection(x: tf.Tensor4D): tf.Tensor2D;
   /** Every variable (trainable and state) by a stable name, for checkpoints. */
   namedVariables(): Map<string, tf.Variable>;
+  /**
+   * What the method keeps outside its variables that a resumed run needs to continue exactly: the
+   * positions of the random streams it draws from step after step (noise samples, shuffles), which
+   * memory-bank row each image got. Methods whose whole state is in namedVariables() leave both out.
+   */
+  saveState?(): MethodState;
+  /**
+   * Restores saveState's output, after namedVariables() were loaded: also re-reads what the method caches
+   * in JS from its variables (MoCo's queue pointer, InstDisc's log Z).
+   */
+  restoreState?(state: MethodState): void;
   dispose(): void;
 }
+
+/** A method's state outside its variables, as JSON (see Method.saveState). */
+export type MethodState = Record<string, number | number[]>;
 
 export interface MethodDefinition {
   info: MethodInfo;

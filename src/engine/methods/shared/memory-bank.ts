@@ -47,6 +47,27 @@ export class MemoryBank {
     });
   }
 
+  /**
+   * The image of each row assigned so far, in row order (empty when row i is always image i), and its
+   * inverse: a resumed run must give each image the row it had.
+   */
+  assignments(): number[] {
+    if (this.rows === this.rowOf.length) return [];
+    const images = new Array<number>(this.used);
+    this.rowOf.forEach((row, image) => {
+      if (row >= 0) images[row] = image;
+    });
+    return images;
+  }
+
+  restoreAssignments(images: number[]): void {
+    if (this.rows === this.rowOf.length) return;
+    if (images.length > this.rows) throw new Error(`memory bank: ${images.length} assigned rows saved, the bank has ${this.rows}`);
+    this.rowOf.fill(-1);
+    images.forEach((image, row) => (this.rowOf[image] = row));
+    this.used = images.length;
+  }
+
   /** v_i ← normalise(m·v_i + (1 − m)·f_i) for the given rows; f: [B, d], already normalised. */
   update(rows: Int32Array, f: tf.Tensor2D, momentum: number): void {
     tf.tidy(() => {

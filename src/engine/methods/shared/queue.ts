@@ -43,6 +43,11 @@ export class KeyQueue {
     });
   }
 
+  /** Takes the write position from `ptr` again, after the variables were loaded (a resumed run). */
+  restorePointer(): void {
+    this.at = (this.ptr.dataSync() as Int32Array)[0];
+  }
+
   dispose(): void {
     this.keys.dispose();
     this.ptr.dispose();
