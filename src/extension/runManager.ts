@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { RunConfig } from '../core/config';
 import type { HostMessage, WorkerEvent } from '../core/events';
-import { RunStore, runFolder } from '../store/store';
+import { isProcessAlive, RunStore, runFolder } from '../store/store';
 import { Emitter } from './emitter';
 
 /**
@@ -92,15 +92,7 @@ interface ManagedRun extends ActiveRun {
 
 const key = (dbPath: string, runId: number) => `${dbPath}\0${runId}`;
 
-/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isProcessAlive };
 
 /** The last lines of a worker's stdout/stderr log, for an error message. */
 function tail(file: string, maxChars = 2000): string {

@@ -239,6 +239,24 @@ export class RunStore {
     return this.write((db) => this.updateRun(db, id, 'status = ?, finished_at = ?, error = ?', [status, Date.now(), error ?? null]));
   }
 
+  /**
+   * Before a resumed run continues after `epoch` (`step` steps done): removes what the interrupted attempt
+   * recorded after that point — metrics from `step` on, evaluations, embeddings and artifacts of later
+   * epochs, and the final linear probe (redone at the end) — so the curves have no duplicate or orphaned
+   * points. Returns the removed artifacts, whose files are the caller's to delete.
+   */
+  discardAfter(id: number, at: { epoch: number; step: number }): Promise<ArtifactRow[]> {
+    return this.write(async (db) => {
+      await this.requireRun(db, id);
+      const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? AND epoch > ? ORDER BY id', [id, at.epoch]);
+      await run(db, 'DELETE FROM metrics WHERE run_id = ? AND step >= ?', [id, at.step]);
+      await run(db, "DELETE FROM evals WHERE run_id = ? AND (epoch > ? OR protocol = 'linear')", [id, at.epoch]);
+      await run(db, 'DELETE FROM embeddings WHERE run_id = ? AND epoch > ?', [id, at.epoch]);
+      await run(db, 'DELETE FROM artifacts WHERE run_id = ? AND epoch > ?', [id, at.epoch]);
+      return artifacts.map(toArtifact);
+    });
+  }
+
   updateRunMeta(id: number, patch: { name?: string; starred?: boolean; note?: string | null }): Promise<void> {
     const sets: string[] = [];
     const params: Params = [];
@@ -361,6 +379,16 @@ export function defaultDatabasePath(env: NodeJS.ProcessEnv = process.env, platfo
   // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
   const xdg = env.XDG_DATA_HOME && path.posix.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.posix.join(home, '.local', 'share');
   return path.posix.join(xdg, 'contrastive-lab', 'runs.db');
+}
+
+/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
