@@ -9,7 +9,7 @@ import { join } from 'node:path';
  * run's config so a checkpoint is self-describing. Written to a temporary folder and renamed, so a crash
  * never leaves a half-written checkpoint.
  */
-export async function saveCheckpoint(dir: string, vars: Map<string, tf.Variable>, meta: Record<string, unknown>): Promise<string> {
+export async function saveCheckpoint(dir: string, vars: Map<string, tf.Tensor>, meta: Record<string, unknown>): Promise<string> {
   const { data, specs } = await tf.io.encodeWeights(Object.fromEntries(vars));
   const tmp = `${dir}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });

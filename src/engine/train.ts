@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { configHash, type RunConfig } from '../core/config';
 import type { EvalRecord, WorkerEvent } from '../core/events';
 import type { RunStore } from '../store/store';
+import { checkResumable, resumeFolder, ResumeRefused, type ResumePoint } from '../store/resume';
 import { runFolder } from '../store/store';
+import type { ArtifactRow } from '../store/types';
 import { initBackend } from './backend';
 import { channelStats, mapSplit } from './batches';
 import { saveCheckpoint } from './checkpoint';
@@ -15,8 +18,9 @@ import { knnAccuracy } from './eval/knn';
 import { linearProbeAccuracy } from './eval/linear';
 import { methodDefinition } from './methods';
 import type { Method, TrainBatch } from './methods/types';
-import { createOptimizer, learningRate } from './optim';
+import { createOptimizer, learningRate, type Optimizer } from './optim';
 import { startDataParallel, type DataParallel } from './parallel/data-parallel';
+import { loadResumeState, saveResumeState } from './resume';
 import { makeViews, trainStep } from './step';
 import { yieldToEventLoop } from './util';
 import { versions } from './versions';
@@ -31,6 +35,11 @@ export interface TrainOptions {
   extraModuleDirs?: string[];
   /** Dataset override for tests (otherwise loaded from config.dataset). */
   dataset?: Dataset;
+  /**
+   * Continue the run from its last finished epoch (the state saved at every epoch's end) instead of from
+   * the start; `config` must be the run's recorded config. See checkResumable for what is refused.
+   */
+  resume?: boolean;
 }
 
 /** How often a running worker refreshes its heartbeat; the store calls a run crashed after 60 s without one. */
@@ -40,13 +49,20 @@ export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; line
 
 /**
  * Trains one run end to end and records everything in the store as it goes: step losses, per-epoch
- * kNN and collapse metrics, embeddings, checkpoints, the final linear probe. Never throws: a failure is
- * recorded on the run as `failed` with its message, and what was recorded before stays.
+ * kNN and collapse metrics, embeddings, checkpoints, the state to resume from, the final linear probe.
+ * A failure is recorded on the run as `failed` with its message, and what was recorded before stays.
+ * Throws only ResumeRefused, for a resume that cannot be done, before anything is written.
  */
 export async function runTraining(config: RunConfig, o: TrainOptions): Promise<RunOutcome> {
   const { store, runId, emit } = o;
+  const hash = configHash(config);
+  if (o.resume) {
+    const { run } = await checkResumable(store, o.dbPath, runId);
+    if (run.configHash !== hash) throw new ResumeRefused(`run ${runId} is resumed with its recorded config only (hash ${run.configHash}; the one given is ${hash})`);
+  }
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
   let method: Method | undefined;
+  let optimizer: Optimizer | undefined;
   let parallel: DataParallel | undefined;
   // Steps refresh the heartbeat, but evaluation on a large split takes longer than a step: beat on a
   // timer too, so a healthy run is never shown as crashed. (It fires between batches, when we yield.)
@@ -71,20 +87,22 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const inputShape: [number, number, number] = [train.height, train.width, train.channels];
     method = methodDefinition(config.method).create({ config, inputShape, trainSize: train.count, totalSteps, rng: rng.fork(1), inputStats: stats });
     const vars = method.trainableVariables();
-    const optimizer = createOptimizer(config.optimizer, vars);
-    parallel = await startDataParallel({ config, backend: backend.backend, method, inputShape, trainSize: train.count, totalSteps, batchSize, log });
-    const hash = configHash(config);
+    optimizer = createOptimizer(config.optimizer, vars);
+    // Before the data-parallel threads start: their replicas copy rank 0's variables and optimizer.
+    const resumed = o.resume ? await restore(o, method, optimizer, stepsPerEpoch) : undefined;
+    parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
+    if (resumed) log(`resumed from epoch ${resumed.epoch} (step ${resumed.step}); what the interrupted attempt recorded after it was removed`);
     // An unlabeled image folder has no class names: nothing for kNN or a linear probe to score against.
     const labeled = data.classNames.length > 0;
     if (!labeled) log('the dataset has no labels: no kNN monitor or linear probe (the collapse indicator is still recorded)', 'warn');
 
     const viewParams = [config.augment.view1, config.augment.view2];
-    let step = 0;
-    let lastKnn: number | undefined;
+    let step = resumed?.step ?? 0;
+    let lastKnn = resumed?.lastKnn;
     let cancelled = false;
-    for (let epoch = 1; epoch <= config.epochs && !cancelled; epoch++) {
+    for (let epoch = (resumed?.epoch ?? 0) + 1; epoch <= config.epochs && !cancelled; epoch++) {
       const t0 = Date.now();
       const order = shuffledIndices(n, (config.seed * 1000003 + epoch) % 2147483647);
       let lossSum = 0;
@@ -138,8 +156,12 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         await store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch });
         emit({ type: 'checkpoint', runId, epoch, path: dir });
       }
+      try {
+        await saveResumeState(resumeFolder(o.dbPath, runId), { runId, point: { epoch, step, configHash: hash }, method, optimizer });
+      } catch (e) {
+        log(`could not save the state to resume from after epoch ${epoch}: ${(e as Error).message}`, 'warn');
+      }
     }
-    optimizer.dispose();
     if (cancelled) {
       await store.finishRun(runId, 'cancelled');
       log(`cancelled after ${step} steps; everything recorded so far is kept`);
@@ -166,6 +188,8 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       });
     }
     await store.finishRun(runId, 'completed');
+    // The final checkpoint keeps the weights; the resume state (30 MB and more with a memory bank) goes.
+    rmSync(resumeFolder(o.dbPath, runId), { recursive: true, force: true });
     emit({ type: 'finished', runId, status: 'completed', knn: lastKnn, linear });
     return { status: 'completed', knn: lastKnn, linear };
   } catch (e) {
@@ -180,7 +204,30 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   } finally {
     clearInterval(beat);
     await parallel?.close();
+    optimizer?.dispose();
     method?.dispose();
+  }
+}
+
+/**
+ * Loads the run's resume state into the new method and optimizer, and removes from the store (and the run
+ * folder) what the interrupted attempt recorded after that point, so no step or evaluation is there twice.
+ */
+async function restore(o: TrainOptions, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
+  const point = loadResumeState(resumeFolder(o.dbPath, o.runId), method, optimizer);
+  if (point.step !== point.epoch * stepsPerEpoch)
+    throw new Error(`the resume state is at step ${point.step} after epoch ${point.epoch}, but an epoch now has ${stepsPerEpoch} steps: the training data changed since; start the run again`);
+  removeArtifactFiles(o, await o.store.discardAfter(o.runId, point));
+  const knn = (await o.store.getEvals(o.runId)).filter((e) => e.protocol === 'knn');
+  return { ...point, lastKnn: knn.at(-1)?.value };
+}
+
+/** Deletes artifact files, only inside the run's own folder whatever a row says. */
+function removeArtifactFiles(o: TrainOptions, artifacts: ArtifactRow[]): void {
+  const folder = runFolder(o.dbPath, o.runId);
+  for (const a of artifacts) {
+    const p = resolve(dirname(o.dbPath), a.path);
+    if (p.startsWith(folder + sep)) rmSync(p, { recursive: true, force: true });
   }
 }
 

@@ -22,8 +22,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RunConfig } from '../../core/config';
-import type { Method, TrainBatch } from '../methods/types';
-import type { Optimizer } from '../optim';
+import type { Method, MethodState, TrainBatch } from '../methods/types';
+import { stableNames, type Optimizer } from '../optim';
 import { CollectiveAborted, createSabLayout, SabCollective, withCollective, type Collective, type SabLayout } from './collective';
 
 /**
@@ -43,6 +43,10 @@ export interface ShardInit {
   totalSteps: number;
   /** Every variable of the method (trainable and state) by name: the replica starts equal. */
   params: Record<string, Float32Array>;
+  /** Rank 0's optimizer slots by `<slot>/<variable name>` and update count (not zero in a resumed run). */
+  optimizer?: { step: number; slots: Record<string, Float32Array> };
+  /** Rank 0's method state outside its variables (Method.saveState). */
+  methodState?: MethodState;
   layout: SabLayout;
   command: SharedArrayBuffer;
   /** This rank's view rows: views × maxRows × pixels floats, then maxRows int32 indices. */
@@ -117,6 +121,8 @@ export interface DataParallelOptions {
   /** The backend rank 0 runs on ('wasm' or 'cpu'; the native backends thread by themselves). */
   backend: string;
   method: Method;
+  /** Rank 0's optimizer: the replicas start from its state too (a resumed run's slots and update count). */
+  optimizer?: Optimizer;
   inputShape: [number, number, number];
   trainSize: number;
   totalSteps: number;
@@ -186,11 +192,14 @@ export class DataParallel {
     this.commandF64 = new Float64Array(commandSab, cl.f64Offset, 2);
     const params: Record<string, Float32Array> = {};
     for (const [name, v] of method.namedVariables()) params[name] = v.dataSync() as Float32Array;
+    const exported = o.optimizer?.exportState(stableNames(method));
+    const optimizer = exported && { step: exported.step, slots: Object.fromEntries([...exported.slots].map(([k, t]) => [k, t.dataSync() as Float32Array])) };
+    const methodState = method.saveState?.();
     const started: Promise<void>[] = [];
     for (let rank = 1; rank < threads; rank++) {
       const input = new SharedArrayBuffer(this.views * this.maxRows * this.pixels * 4 + this.maxRows * 4);
       this.inputs.push(input);
-      const init: ShardInit = { rank, config, backend: o.backend, inputShape: o.inputShape, trainSize: o.trainSize, totalSteps: o.totalSteps, params, layout, command: commandSab, input, views: this.views, maxRows: this.maxRows };
+      const init: ShardInit = { rank, config, backend: o.backend, inputShape: o.inputShape, trainSize: o.trainSize, totalSteps: o.totalSteps, params, optimizer, methodState, layout, command: commandSab, input, views: this.views, maxRows: this.maxRows };
       const worker = startShardWorker(init);
       this.workers.push(worker);
       started.push(

@@ -11,7 +11,7 @@ import { initBackend } from '../backend';
 import { Rng } from '../data/rng';
 import { methodDefinition } from '../methods';
 import type { TrainBatch } from '../methods/types';
-import { createOptimizer } from '../optim';
+import { createOptimizer, stableNames } from '../optim';
 import { CollectiveAborted, SabCollective } from './collective';
 import { CMD, CMD_F64, CODE, commandLayout, shardStep, type ShardInit } from './data-parallel';
 
@@ -24,8 +24,19 @@ async function main(init: ShardInit): Promise<void> {
     if (values == null) throw new Error(`replica has a variable ${name} that rank 0 does not`);
     tf.tidy(() => v.assign(tf.tensor(values, v.shape, 'float32')));
   }
+  if (init.methodState) method.restoreState?.(init.methodState);
   const vars = method.trainableVariables();
   const optimizer = createOptimizer(config.optimizer, vars);
+  if (init.optimizer) {
+    // Slots are named `<slot>/<variable>` and shaped like their variable.
+    const named = method.namedVariables();
+    const slots = tf.tidy(() => Object.fromEntries(Object.entries(init.optimizer!.slots).map(([key, values]) => [key, tf.tensor(values, named.get(key.slice(key.indexOf('/') + 1))?.shape, 'float32')])));
+    try {
+      optimizer.importState({ step: init.optimizer.step, slots }, stableNames(method));
+    } finally {
+      tf.dispose(Object.values(slots));
+    }
+  }
   const collective = new SabCollective(rank, init.layout);
   const cl = commandLayout(init.layout.size);
   const command = new Int32Array(init.command, 0, cl.int32s);
