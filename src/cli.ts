@@ -3,18 +3,21 @@
  * started here shows up in the editor's Runs view, and the other way round.
  */
 import { parseArgs } from 'node:util';
-import { formatProblems, resolveConfig, runConfigJsonSchema } from './core/config';
+import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } from './core/config';
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
 import { printRun, printRuns } from './cli/show';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
+import { checkResumable, ResumeRefused } from './store/resume';
 import { RunStore, defaultDatabasePath } from './store/store';
 
 const USAGE = `Usage: clab <command> [options]
 
 Commands:
   train [--config run.clrun.json] [flags]   train a run and record it
+  resume <id>                               continue a cancelled, failed or crashed run from its last
+                                            finished epoch (with its recorded config)
   runs                                      list recorded runs, newest first
   show <id>                                 a run's config, status, evaluations and artifacts
   export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV
@@ -24,7 +27,7 @@ ${DATA_USAGE}
 
 Options for every command:
   --db PATH      the run database (default: ${defaultDatabasePath()}; env CLAB_DB)
-  --json         machine-readable output (train: one final JSON line; runs/show: JSON)
+  --json         machine-readable output (train, resume: one final JSON line; runs/show: JSON)
 
 ${DATA_OPTIONS_USAGE}
 
@@ -71,6 +74,14 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'train':
       return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, json);
+    case 'resume': {
+      const id = Number(rest[0]);
+      if (!(Number.isInteger(id) && id > 0)) {
+        process.stderr.write(`clab resume: expected a run id, got '${rest[0] ?? ''}'\n`);
+        return 2;
+      }
+      return resume(id, values['extra-module-dir'], dbPath, json);
+    }
     case 'runs':
     case 'show':
     case 'export': {
@@ -117,10 +128,38 @@ async function train(values: Record<string, string | string[] | boolean | undefi
     process.stderr.write(`clab train: invalid run config (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${formatProblems(problems, typeof values.config === 'string' ? values.config : 'config')}\n`);
     return 2;
   }
+  const store = await RunStore.open(dbPath);
+  try {
+    const runId = await store.createRun(config, { status: 'running' });
+    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
+  } finally {
+    await store.close();
+  }
+}
+
+async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPath: string, json: boolean): Promise<number> {
+  const store = await RunStore.open(dbPath);
+  try {
+    const { run } = await checkResumable(store, dbPath, runId);
+    // Re-validated: a config recorded by an older version may no longer be accepted.
+    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid:\n${formatProblems(problems)}`);
+    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs, resume: true });
+  } catch (e) {
+    if (!(e instanceof ResumeRefused)) throw e;
+    process.stderr.write(`clab resume: ${e.message}\n`);
+    return 2;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Trains run `runId` with progress on stderr (Ctrl-C stops after the step), then its outcome on stdout. */
+async function trainInTerminal(store: RunStore, config: RunConfig, runId: number, o: { dbPath: string; json: boolean; extraModuleDirs?: string[]; resume?: boolean }): Promise<number> {
+  const { dbPath, json } = o;
   // Loaded lazily: `clab runs` should not pay for TensorFlow.js.
   const { runTraining } = await import('./engine/train');
   const { consoleReporter } = await import('./cli/progress');
-  const store = await RunStore.open(dbPath);
   const cancel = { requested: false };
   const onSignal = (sig: string) => {
     if (cancel.requested) process.exit(130); // second Ctrl-C: leave now; the store stays consistent
@@ -130,9 +169,8 @@ async function train(values: Record<string, string | string[] | boolean | undefi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const runId = await store.createRun(config, { status: 'running' });
     const reporter = consoleReporter(process.stderr);
-    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
+    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
     const run = await store.getRun(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
@@ -144,7 +182,8 @@ async function train(values: Record<string, string | string[] | boolean | undefi
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
   } finally {
-    await store.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

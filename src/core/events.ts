@@ -26,14 +26,20 @@ export type WorkerEvent =
   | { type: 'finished'; runId: number; status: 'completed' | 'cancelled'; knn?: number; linear?: number }
   | { type: 'failed'; runId: number; error: string };
 
-/** Host → worker messages. */
+/**
+ * Host → worker messages. `resume` continues a recorded run from its last finished epoch, with the
+ * config recorded for it (so none is sent).
+ */
 export type HostMessage =
   | { type: 'start'; config: RunConfig; dbPath: string; runId?: number; extraModuleDirs?: string[] }
+  | { type: 'resume'; dbPath: string; runId: number; extraModuleDirs?: string[] }
   | { type: 'cancel' };
 
 export function isHostMessage(m: unknown): m is HostMessage {
   if (typeof m !== 'object' || m === null) return false;
-  const t = (m as { type?: unknown }).type;
-  if (t === 'cancel') return true;
-  return t === 'start' && typeof (m as { dbPath?: unknown }).dbPath === 'string' && typeof (m as { config?: unknown }).config === 'object';
+  const { type, dbPath, config, runId } = m as { type?: unknown; dbPath?: unknown; config?: unknown; runId?: unknown };
+  if (type === 'cancel') return true;
+  if (typeof dbPath !== 'string') return false;
+  if (type === 'resume') return Number.isInteger(runId) && (runId as number) > 0;
+  return type === 'start' && typeof config === 'object' && config !== null;
 }

@@ -1,11 +1,12 @@
 /**
  * The training worker: one process per run, forked by the extension (or by any host) with an IPC
- * channel. Protocol (src/core/events.ts): the host sends `start` once, then possibly `cancel`; the worker
+ * channel. Protocol (src/core/events.ts): the host sends `start` or `resume` once, then possibly `cancel`; the worker
  * sends WorkerEvents and exits when the run has ended. SIGTERM also cancels. The worker writes its own
  * run's rows to the store, so nothing depends on the host staying alive.
  */
 import { resolveConfig, formatProblems } from '../core/config';
 import { isHostMessage, type HostMessage, type WorkerEvent } from '../core/events';
+import { ResumeRefused } from '../store/resume';
 import { RunStore } from '../store/store';
 import { runTraining } from './train';
 
@@ -33,6 +34,26 @@ async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number
   }
 }
 
+/** Continues a recorded run from its last finished epoch, with its recorded config; a refusal changes nothing. */
+async function resume(m: Extract<HostMessage, { type: 'resume' }>): Promise<number> {
+  const store = await RunStore.open(m.dbPath);
+  try {
+    const run = await store.getRun(m.runId);
+    if (!run) throw new ResumeRefused(`there is no run ${m.runId}`);
+    // Re-validated: a config recorded by an older version may no longer be accepted.
+    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    if (!config) throw new ResumeRefused(`run ${m.runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
+    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId: m.runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs, resume: true });
+    return outcome.status === 'failed' ? 1 : 0;
+  } catch (e) {
+    if (!(e instanceof ResumeRefused)) throw e;
+    send({ type: 'failed', runId: m.runId, error: e.message });
+    return 2;
+  } finally {
+    await store.close();
+  }
+}
+
 if (!process.send) {
   process.stderr.write('The Contrastive Lab worker is started by the extension with an IPC channel; use `clab train` from a terminal.\n');
   process.exit(2);
@@ -49,7 +70,7 @@ process.on('message', (m: unknown) => {
   }
   if (started) return;
   started = true;
-  start(m).then(
+  (m.type === 'resume' ? resume(m) : start(m)).then(
     (code) => {
       process.exitCode = code;
       process.disconnect?.();
