@@ -61,6 +61,8 @@ export class LiveUi implements vscode.Disposable {
   }
 
   private onChange(run: ActiveRun): void {
+    // A run resumed after it ended here is the manager's again (the trailing change of its end is not).
+    if (this.ended.has(run.runId) && this.manager.get(run.dbPath, run.runId) === run) this.ended.delete(run.runId);
     if (run.dbPath !== this.dbPath() || this.ended.has(run.runId)) return;
     if (run.phase === 'queued' && !this.channels.has(run.runId)) this.channel(run.runId, run.config.name).info(`queued: waiting for a free slot (contrastiveLab.maxConcurrentRuns)`);
     if ((run.phase === 'starting' || run.phase === 'running') && !this.progress.has(run.runId)) this.showProgress(run);

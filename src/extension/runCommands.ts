@@ -69,6 +69,29 @@ export async function rerun(s: Services, node?: Target, nodes?: unknown): Promis
   return ids;
 }
 
+/** What a run may be resumed from, if it finished an epoch (its worker saves the state at every epoch's end). */
+const RESUMABLE: readonly ShownStatus[] = ['cancelled', 'failed', 'crashed'];
+
+/**
+ * Continues runs from their last finished epoch, with their recorded config. Like Rerun it works in
+ * Restricted Mode: nothing is read from the workspace, and the settings that name executables come from
+ * the user settings there.
+ */
+export async function resumeRun(s: Services, node?: Target, nodes?: unknown): Promise<number[]> {
+  const runs = await targets(s, node, nodes, { placeholder: 'Run to continue from its last finished epoch', filter: (v) => RESUMABLE.includes(v.status), none: 'No cancelled, failed or crashed run to resume.' });
+  const ids: number[] = [];
+  for (const v of runs) {
+    try {
+      await s.manager.resume(v.row.id, { dbPath: s.settings().dbPath, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath });
+      ids.push(v.row.id);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Contrastive Lab: cannot resume “${v.row.name}”: ${(e as Error).message}`);
+    }
+  }
+  if (ids.length) await s.tree.refresh();
+  return ids;
+}
+
 export async function duplicateAsConfig(s: Services, node?: Target): Promise<vscode.Uri | undefined> {
   const [v] = await targets(s, node, undefined, { placeholder: 'Run whose config to save as a file', none: 'There are no runs yet.' });
   if (!v) return undefined;

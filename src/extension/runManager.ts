@@ -2,8 +2,9 @@ import { fork as nodeFork, type ChildProcess, type ForkOptions } from 'node:chil
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { RunConfig } from '../core/config';
+import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
 import type { HostMessage, WorkerEvent } from '../core/events';
+import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive, RunStore, runFolder } from '../store/store';
 import { Emitter } from './emitter';
 
@@ -54,6 +55,8 @@ export interface ActiveRun {
   readonly runId: number;
   readonly dbPath: string;
   readonly config: RunConfig;
+  /** Continues a recorded run from its last finished epoch (`resume`) rather than training a new one. */
+  readonly resume: boolean;
   phase: RunPhase;
   pid?: number;
   backend?: string;
@@ -155,22 +158,31 @@ export class RunManager {
     if (this.disposed) throw new Error('the run manager has been shut down');
     const store = await this.store(opts.dbPath);
     const runId = await store.createRun(config, { status: 'queued' });
-    const run: ManagedRun = {
-      runId,
-      dbPath: opts.dbPath,
-      config,
-      cwd: opts.cwd,
-      phase: 'queued',
-      cancelRequested: false,
-      killedAfterTimeout: false,
-      settled: false,
-      logFile: join(runFolder(opts.dbPath, runId), 'worker.log'),
-    };
-    this.runs.set(key(opts.dbPath, runId), run);
+    this.add({ runId, config, resume: false, ...opts });
+    return runId;
+  }
+
+  /**
+   * Continues a cancelled, failed or crashed run from its last finished epoch, with its recorded config,
+   * when a slot is free. Throws (ResumeRefused) with the reason when it cannot be resumed. Unlike a new
+   * run it is not recorded as queued: until its worker starts, the store keeps how it ended.
+   */
+  async resume(runId: number, opts: { dbPath: string; cwd?: string }): Promise<void> {
+    if (this.disposed) throw new Error('the run manager has been shut down');
+    if (this.runs.has(key(opts.dbPath, runId))) throw new ResumeRefused(`run ${runId} is already queued or running`);
+    const { run } = await checkResumable(await this.store(opts.dbPath), opts.dbPath, runId);
+    // Re-validated: a config recorded by an older version may no longer be accepted.
+    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
+    this.add({ runId, config, resume: true, ...opts });
+  }
+
+  private add(r: { runId: number; config: RunConfig; resume: boolean; dbPath: string; cwd?: string }): void {
+    const run: ManagedRun = { ...r, phase: 'queued', cancelRequested: false, killedAfterTimeout: false, settled: false, logFile: join(runFolder(r.dbPath, r.runId), 'worker.log') };
+    this.runs.set(key(r.dbPath, r.runId), run);
     this.queue.push(run);
     this.changed.fire(run);
     this.schedule();
-    return runId;
   }
 
   /** Starts queued runs if slots are free (after maxConcurrentRuns was raised). */
@@ -190,11 +202,14 @@ export class RunManager {
 
   private async start(run: ManagedRun): Promise<void> {
     try {
+      const store = await this.store(run.dbPath);
       // Cancelled or deleted from another window (or the CLI) while it waited here: do not train it.
-      const row = await (await this.store(run.dbPath)).getRun(run.runId);
-      if (!row || row.status !== 'queued') {
+      const row = await store.getRun(run.runId);
+      // A resume waiting here: resumed or deleted elsewhere meanwhile.
+      const refused = run.resume ? await checkResumable(store, run.dbPath, run.runId).then(() => undefined, (e: Error) => e.message) : undefined;
+      if (!row || (run.resume ? refused !== undefined : row.status !== 'queued')) {
         const status = row?.status === 'completed' || row?.status === 'failed' ? row.status : 'cancelled';
-        return this.settle(run, { status, error: row?.error ?? undefined });
+        return this.settle(run, { status, error: refused ?? row?.error ?? undefined });
       }
     } catch {
       // The store will be consulted again when the worker ends; starting is still right.
@@ -229,7 +244,10 @@ export class RunManager {
       if (child.pid === undefined) void this.onExit(run, null, null, `could not start the training worker with ${launch.nodePath}: ${e.message}`);
     });
     child.on('exit', (code, signal) => void this.onExit(run, code, signal));
-    const start: HostMessage = { type: 'start', config: run.config, dbPath: run.dbPath, runId: run.runId, extraModuleDirs: this.opts.extraModuleDirs() };
+    const extraModuleDirs = this.opts.extraModuleDirs();
+    const start: HostMessage = run.resume
+      ? { type: 'resume', dbPath: run.dbPath, runId: run.runId, extraModuleDirs }
+      : { type: 'start', config: run.config, dbPath: run.dbPath, runId: run.runId, extraModuleDirs };
     if (child.pid !== undefined) child.send(start, () => undefined);
     // Cancel pressed while the worker was being forked.
     if (run.cancelRequested) this.sendCancel(run);
@@ -283,7 +301,8 @@ export class RunManager {
         await store.finishRun(run.runId, status, error);
       } else if (row) {
         status = row.status === 'completed' || row.status === 'cancelled' ? row.status : 'failed';
-        error = row.error ?? undefined;
+        // A resume the worker refused left the record as it was: its reason is the news.
+        error = (run.resume && run.failedError) || (row.error ?? undefined);
       } else {
         status = 'cancelled'; // deleted while it ran
       }
@@ -330,7 +349,8 @@ export class RunManager {
     if (!run) return this.stopExternal(dbPath, runId);
     if (run.phase === 'queued') {
       run.cancelRequested = true;
-      await (await this.store(dbPath)).finishRun(runId, 'cancelled').catch(() => undefined);
+      // A waiting resume never changed the record: it stays as it ended.
+      if (!run.resume) await (await this.store(dbPath)).finishRun(runId, 'cancelled').catch(() => undefined);
       this.settle(run, { status: 'cancelled' });
       return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
     }
@@ -388,7 +408,7 @@ export class RunManager {
   async dispose(): Promise<void> {
     this.disposed = true;
     for (const run of [...this.queue]) {
-      await (await this.store(run.dbPath)).finishRun(run.runId, 'cancelled', 'the window closed before the run started').catch(() => undefined);
+      if (!run.resume) await (await this.store(run.dbPath)).finishRun(run.runId, 'cancelled', 'the window closed before the run started').catch(() => undefined);
       this.settle(run, { status: 'cancelled', error: 'the window closed before the run started' });
     }
     for (const run of this.runs.values()) {
