@@ -152,6 +152,31 @@ describe('run manager with real workers', () => {
     await h.m.stop(dbPath, b);
     assert.deepEqual((await Promise.all([h.endOf(a), h.endOf(b)])).map((e) => e.status), ['cancelled', 'cancelled']);
   });
+
+  test('Resume continues a stopped run from its last finished epoch in a new worker, to completion, each step once', async () => {
+    const dbPath = join(tmp, 'resume.db');
+    const h = manager({ cancelTimeoutMs: 60_000 });
+    toDispose.push(h.m);
+    // 2 steps per epoch: stopped in epoch 2 or later, after epoch 1's state was saved.
+    const config = tiny({ epochs: 12, trainLimit: 32, batchSize: 16, eval: { knnEvery: 0, linearProbe: false } });
+    const runId = await h.m.enqueue(config, { dbPath });
+    await h.stepOf(runId, 2);
+    await h.m.stop(dbPath, runId);
+    assert.equal((await h.endOf(runId)).status, 'cancelled');
+    const store = await RunStore.open(dbPath);
+    const stoppedAt = (await store.getMetrics(runId, { name: 'loss' })).length;
+    await h.m.resume(runId, { dbPath });
+    assert.equal(h.m.get(dbPath, runId)?.resume, true);
+    await new Promise<void>((res) => {
+      const sub = h.m.onDidEnd((e) => e.runId === runId && (sub.dispose(), res()));
+    });
+    const run = (await store.getRun(runId))!;
+    assert.equal(run.status, 'completed', run.error ?? '');
+    assert.deepEqual((await store.getMetrics(runId, { name: 'loss' })).map((m) => m.step), Array.from({ length: 24 }, (_, i) => i), 'steps missing or recorded twice');
+    assert.ok(h.events.some((e) => e.event.type === 'log' && /^resumed from epoch \d+/.test(e.event.message)), `stopped after ${stoppedAt} steps; no resume logged`);
+    await assert.rejects(h.m.resume(runId, { dbPath }), /is completed: there is nothing to resume/);
+    await store.close();
+  });
 });
 
 describe('run manager: workers that misbehave', () => {

@@ -1,0 +1,188 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { resolveConfig, type RunConfig } from '../src/core/config';
+import { isHostMessage, type WorkerEvent } from '../src/core/events';
+import { initBackend } from '../src/engine/backend';
+import { loadCheckpoint } from '../src/engine/checkpoint';
+import { loadDataset, type Dataset, type Split } from '../src/engine/data/datasets';
+import { runTraining } from '../src/engine/train';
+import { resumeFolder, RESUME_FORMAT } from '../src/store/resume';
+import { RunStore, runFolder } from '../src/store/store';
+
+const tmp = mkdtempSync(join(tmpdir(), 'clab-resume-'));
+/** 3 steps per epoch, 2 epochs; the final checkpoint holds every variable to compare. */
+const tiny = (over: Record<string, unknown>): RunConfig => {
+  const { config, problems } = resolveConfig({ epochs: 2, batchSize: 16, trainLimit: 48, encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, eval: { knnEvery: 0, linearProbe: false }, ...over });
+  assert.deepEqual(problems, []);
+  return config!;
+};
+
+/** The built-in set cut down (512 training images of which the runs use 48, and 64 test images), so evaluations take no time. */
+let small: Dataset;
+before(async () => {
+  await initBackend('wasm');
+  const full = loadDataset('builtin');
+  const cut = (s: Split, count: number): Split => ({ ...s, count, images: s.images.subarray(0, count * s.height * s.width * s.channels), labels: s.labels.subarray(0, count) });
+  small = { ...full, train: cut(full.train, 512), test: cut(full.test, 64) };
+});
+
+async function open(name: string) {
+  const dbPath = join(tmp, `${name}.db`);
+  return { dbPath, store: await RunStore.open(dbPath) };
+}
+
+/** Trains run `runId`; `stopAtStep` cancels once that step is recorded (the interrupted attempt). */
+async function train(store: RunStore, dbPath: string, runId: number, config: RunConfig, o: { stopAtStep?: number; resume?: boolean; logs?: string[] } = {}) {
+  const cancel = { requested: false };
+  const emit = (e: WorkerEvent) => {
+    if (e.type === 'step' && e.step === o.stopAtStep) cancel.requested = true;
+    if (e.type === 'log') o.logs?.push(e.message);
+  };
+  const outcome = await runTraining(config, { store, dbPath, runId, emit, cancel, resume: o.resume, dataset: small });
+  return outcome;
+}
+
+const finalWeights = (dbPath: string, runId: number, epochs: number) => loadCheckpoint(join(runFolder(dbPath, runId), 'checkpoints', `epoch-${String(epochs).padStart(4, '0')}`));
+
+const CASES: { name: string; over: Record<string, unknown> }[] = [
+  // Adam (slots m, v and the bias-correction step), kNN, embeddings and checkpoints every epoch.
+  { name: 'SimCLR (Adam)', over: { method: 'simclr', checkpointEvery: 1, eval: { knnEvery: 1, linearProbe: true, embeddingsEvery: 1, embeddingSamples: 32 } } },
+  // SGD momentum, the EMA key encoder, the queue and its pointer, the shuffled-BN random stream.
+  { name: 'MoCo v2 (queue, EMA, SGD momentum)', over: { method: 'mocov2', params: { queueSize: 200 } } },
+  // The memory bank, its rows given to images as they come (trainLimit), log Z, the NCE noise stream.
+  { name: 'InstDisc (memory bank, NCE)', over: { method: 'instdisc', params: { loss: 'nce', noiseSamples: 64 } } },
+  // Data-parallel: the shard thread's replica must start from the resumed optimizer too.
+  { name: 'SimCLR on 2 threads', over: { method: 'simclr', threads: 2 } },
+];
+
+for (const { name, over } of CASES) {
+  test(`${name}: stopped mid-epoch 2 and resumed gives the losses and weights of an uninterrupted run`, async () => {
+    const config = tiny(over);
+    const { dbPath, store } = await open(name.replace(/\W+/g, '-'));
+    try {
+      const straight = await store.createRun(config, { status: 'running' });
+      assert.equal((await train(store, dbPath, straight, config)).status, 'completed');
+      const resumed = await store.createRun(config, { status: 'running' });
+      assert.equal((await train(store, dbPath, resumed, config, { stopAtStep: 4 })).status, 'cancelled');
+      assert.ok(existsSync(join(resumeFolder(dbPath, resumed), 'model.json')), 'no resume state after epoch 1');
+      const tensorsBefore = tf.memory().numTensors;
+      const logs: string[] = [];
+      const outcome = await train(store, dbPath, resumed, config, { resume: true, logs });
+      assert.equal(outcome.status, 'completed', 'error' in outcome ? outcome.error : '');
+      assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked by a resumed run');
+      assert.ok(logs.some((l) => l.startsWith('resumed from epoch 1 (step 3)')), logs.join('\n'));
+
+      const a = await store.getMetrics(straight, { name: 'loss' });
+      const b = await store.getMetrics(resumed, { name: 'loss' });
+      assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3, 4, 5], 'steps missing or recorded twice');
+      // Bit for bit: the same kernels on the same values in the same order.
+      for (let i = 0; i < a.length; i++) assert.equal(b[i].value, a[i].value, `step ${i}: ${a[i].value} uninterrupted vs ${b[i].value} resumed`);
+      assert.deepEqual((await store.getMetrics(resumed, { name: 'epoch_loss' })).map((m) => m.epoch), [1, 2]);
+      const ka = finalWeights(dbPath, straight, 2).tensors;
+      const kb = finalWeights(dbPath, resumed, 2).tensors;
+      assert.deepEqual(Object.keys(kb).sort(), Object.keys(ka).sort());
+      for (const k of Object.keys(ka)) {
+        const [x, y] = [Array.from(ka[k].dataSync()), Array.from(kb[k].dataSync())];
+        const worst = x.reduce((w, v, i) => Math.max(w, Object.is(v, y[i]) ? 0 : Math.abs(v - y[i])), 0); // NaN = NaN (an unused log Z)
+        assert.equal(worst, 0, `final ${k} differs by ${worst}`);
+      }
+      tf.dispose([...Object.values(ka), ...Object.values(kb)]);
+
+      const run = (await store.getRun(resumed))!;
+      assert.equal(run.status, 'completed');
+      assert.equal(run.error, null);
+      assert.equal(existsSync(resumeFolder(dbPath, resumed)), false, 'the resume state was not removed on completion');
+      const evalsOf = async (id: number) => (await store.getEvals(id)).map((e) => `${e.protocol}@${e.epoch}`);
+      assert.deepEqual(await evalsOf(resumed), await evalsOf(straight), 'evaluations missing or recorded twice');
+      assert.deepEqual((await store.getArtifacts(resumed)).map((x) => x.epoch), (await store.getArtifacts(straight)).map((x) => x.epoch));
+      assert.deepEqual((await store.listEmbeddings(resumed)).map((x) => x.epoch), (await store.listEmbeddings(straight)).map((x) => x.epoch));
+    } finally {
+      await store.close();
+    }
+  });
+}
+
+test('resuming is refused, changing nothing, for a completed, a running or a state-less run, and for a state of another config', async () => {
+  const config = tiny({ method: 'simclr', epochs: 1 });
+  const { dbPath, store } = await open('refusals');
+  try {
+    const resume = (runId: number, c = config) => runTraining(c, { store, dbPath, runId, emit: () => undefined, cancel: { requested: false }, resume: true, dataset: small });
+    const completed = await store.createRun(config, { status: 'running' });
+    assert.equal((await train(store, dbPath, completed, config)).status, 'completed');
+    await assert.rejects(resume(completed), /run \d+ is completed: there is nothing to resume/);
+    assert.ok(!existsSync(resumeFolder(dbPath, completed)));
+
+    const running = await store.createRun(config, { status: 'running' });
+    await assert.rejects(resume(running), /run \d+ is still running .*: stop it first/);
+
+    const early = await store.createRun(config, { status: 'running' });
+    assert.equal((await train(store, dbPath, early, config, { stopAtStep: 1 })).status, 'cancelled');
+    await assert.rejects(resume(early), new RegExp(`run ${early} has no resume state: it stopped before finishing its first epoch — start it again`));
+    assert.equal((await store.getRun(early))!.status, 'cancelled');
+    assert.equal((await store.getMetrics(early, { name: 'loss' })).length, 2, 'a refused resume changed the records');
+
+    const fakeState = (configHash: string) => {
+      mkdirSync(resumeFolder(dbPath, early), { recursive: true });
+      writeFileSync(join(resumeFolder(dbPath, early), 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 1, step: 4, configHash }));
+    };
+    fakeState((await store.getRun(early))!.configHash);
+    await assert.rejects(resume(early, tiny({ method: 'simclr', epochs: 3 })), /resumed with its recorded config only/);
+    fakeState('another-config');
+    await assert.rejects(resume(early), /resume state was saved for another config \(hash another-config/);
+    await assert.rejects(resume(999), /there is no run 999/);
+  } finally {
+    await store.close();
+  }
+});
+
+test('clab resume continues a stopped run to completion with one final JSON line, and refuses a completed one', async () => {
+  const root = resolve(__dirname, '..');
+  assert.equal(spawnSync(process.execPath, [join(root, 'scripts', 'ensure-built.mjs')], { stdio: 'inherit' }).status, 0, 'build failed');
+  const clab = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(root, 'dist', 'cli.js'), ...args], { encoding: 'utf8', timeout: 240_000 });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  // Stopped in epoch 2 in this process, on the built-in set the CLI loads too.
+  const config = tiny({ method: 'simclr', dataset: 'builtin' });
+  const { dbPath, store } = await open('cli');
+  const runId = await store.createRun(config, { status: 'running' });
+  const cancel = { requested: false };
+  const stopped = await runTraining(config, { store, dbPath, runId, emit: (e) => void (e.type === 'step' && e.step === 4 && (cancel.requested = true)), cancel });
+  assert.equal(stopped.status, 'cancelled');
+  await store.close();
+
+  const r = clab('resume', String(runId), '--db', dbPath, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /resumed from epoch 1 \(step 3\)/);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, 'resume --json must print exactly one line');
+  const out = JSON.parse(lines[0]);
+  assert.equal(out.runId, runId);
+  assert.equal(out.status, 'completed');
+  const reopened = await RunStore.open(dbPath);
+  assert.equal(out.configHash, (await reopened.getRun(runId))!.configHash);
+  assert.equal((await reopened.getRun(runId))!.status, 'completed');
+  await reopened.close();
+
+  const again = clab('resume', String(runId), '--db', dbPath);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, new RegExp(`clab resume: run ${runId} is completed`));
+  assert.equal(clab('resume', 'seven', '--db', dbPath).code, 2);
+  assert.match(clab('--help').stdout, /resume <id>/);
+});
+
+test('the worker protocol accepts a resume message with a run id and rejects malformed ones', () => {
+  assert.ok(isHostMessage({ type: 'resume', dbPath: '/x/runs.db', runId: 7 }));
+  assert.ok(isHostMessage({ type: 'resume', dbPath: '/x/runs.db', runId: 7, extraModuleDirs: [] }));
+  assert.ok(!isHostMessage({ type: 'resume', dbPath: '/x/runs.db' }), 'no run id');
+  assert.ok(!isHostMessage({ type: 'resume', dbPath: '/x/runs.db', runId: '7' }), 'run id as a string');
+  assert.ok(!isHostMessage({ type: 'resume', dbPath: '/x/runs.db', runId: 0 }), 'run id 0');
+  assert.ok(!isHostMessage({ type: 'resume', runId: 7 }), 'no database');
+  assert.ok(isHostMessage({ type: 'start', dbPath: '/x/runs.db', config: {} }));
+  assert.ok(!isHostMessage({ type: 'start', dbPath: '/x/runs.db', config: null }));
+});
