@@ -11,7 +11,7 @@ import { initBackend } from '../src/engine/backend';
 import { loadCheckpoint } from '../src/engine/checkpoint';
 import { loadDataset, type Dataset, type Split } from '../src/engine/data/datasets';
 import { runTraining } from '../src/engine/train';
-import { resumeFolder, RESUME_FORMAT } from '../src/store/resume';
+import { checkResumable, resumeFolder, RESUME_FORMAT } from '../src/store/resume';
 import { RunStore, runFolder } from '../src/store/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clab-resume-'));
@@ -107,7 +107,7 @@ for (const { name, over } of CASES) {
   });
 }
 
-test('resuming is refused, changing nothing, for a completed, a running or a state-less run, and for a state of another config', async () => {
+test('resuming is refused, changing nothing, for a completed, a running or a state-less run, and for a state of another config; a crashed one is resumable', async () => {
   const config = tiny({ method: 'simclr', epochs: 1 });
   const { dbPath, store } = await open('refusals');
   try {
@@ -135,6 +135,13 @@ test('resuming is refused, changing nothing, for a completed, a running or a sta
     fakeState('another-config');
     await assert.rejects(resume(early), /resume state was saved for another config \(hash another-config/);
     await assert.rejects(resume(999), /there is no run 999/);
+
+    // A crashed worker: recorded as running, but its process on this machine is gone (kill -9, a restart).
+    await store.markRunning(early, { backend: 'wasm', device: 'cpu', versions: {}, pid: 999_999, host: 'this-host' });
+    const liveness = (alive: boolean) => ({ host: 'this-host', isAlive: () => alive });
+    await assert.rejects(checkResumable(store, dbPath, early, liveness(true)), /is still running \(process 999999\): stop it first/);
+    fakeState((await store.getRun(early))!.configHash);
+    assert.equal((await checkResumable(store, dbPath, early, liveness(false))).from.epoch, 1);
   } finally {
     await store.close();
   }
