@@ -1,11 +1,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig, type RunConfig } from '../src/core/config';
 import type { WorkerEvent } from '../src/core/events';
+import { resumeFolder } from '../src/store/resume';
 import { RunStore } from '../src/store/store';
 import { RESTRICTED_MESSAGE, startFromConfigFile } from '../src/extension/configFiles';
 import { RunManager, type ActiveRun, type ForkFn, type RunEnded, type RunManagerOptions } from '../src/extension/runManager';
@@ -165,6 +166,8 @@ describe('run manager with real workers', () => {
     assert.equal((await h.endOf(runId)).status, 'cancelled');
     const store = await RunStore.open(dbPath);
     const stoppedAt = (await store.getMetrics(runId, { name: 'loss' })).length;
+    // Only the newest epoch's state is kept.
+    assert.deepEqual(readdirSync(resumeFolder(dbPath, runId)), [`epoch-${String(Math.floor(stoppedAt / 2)).padStart(4, '0')}`]);
     await h.m.resume(runId, { dbPath });
     assert.equal(h.m.get(dbPath, runId)?.resume, true);
     await new Promise<void>((res) => {

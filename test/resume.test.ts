@@ -11,7 +11,7 @@ import { initBackend } from '../src/engine/backend';
 import { loadCheckpoint } from '../src/engine/checkpoint';
 import { loadDataset, type Dataset, type Split } from '../src/engine/data/datasets';
 import { runTraining } from '../src/engine/train';
-import { checkResumable, resumeFolder, RESUME_FORMAT } from '../src/store/resume';
+import { checkResumable, latestResumeState, resumeFolder, RESUME_FORMAT, resumeStateFolder } from '../src/store/resume';
 import { RunStore, runFolder } from '../src/store/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clab-resume-'));
@@ -69,7 +69,7 @@ for (const { name, over } of CASES) {
       assert.equal((await train(store, dbPath, straight, config)).status, 'completed');
       const resumed = await store.createRun(config, { status: 'running' });
       assert.equal((await train(store, dbPath, resumed, config, { stopAtStep: 4 })).status, 'cancelled');
-      assert.ok(existsSync(join(resumeFolder(dbPath, resumed), 'model.json')), 'no resume state after epoch 1');
+      assert.equal(latestResumeState(dbPath, resumed)?.point.epoch, 1, 'no resume state after epoch 1');
       const tensorsBefore = tf.memory().numTensors;
       const logs: string[] = [];
       const outcome = await train(store, dbPath, resumed, config, { resume: true, logs });
@@ -127,8 +127,8 @@ test('resuming is refused, changing nothing, for a completed, a running or a sta
     assert.equal((await store.getMetrics(early, { name: 'loss' })).length, 2, 'a refused resume changed the records');
 
     const fakeState = (configHash: string) => {
-      mkdirSync(resumeFolder(dbPath, early), { recursive: true });
-      writeFileSync(join(resumeFolder(dbPath, early), 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 1, step: 4, configHash }));
+      mkdirSync(resumeStateFolder(dbPath, early, 1), { recursive: true });
+      writeFileSync(join(resumeStateFolder(dbPath, early, 1), 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 1, step: 4, configHash }));
     };
     fakeState((await store.getRun(early))!.configHash);
     await assert.rejects(resume(early, tiny({ method: 'simclr', epochs: 3 })), /resumed with its recorded config only/);

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { RESUME_FORMAT, type ResumePoint } from '../store/resume';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { RESUME_FORMAT, resumeFolder, resumeStateFolder, type ResumePoint } from '../store/resume';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import type { Method, MethodState } from './methods/types';
 import { stableNames, type Optimizer } from './optim';
@@ -15,12 +17,16 @@ import { stableNames, type Optimizer } from './optim';
 
 const OPTIMIZER = 'optimizer/';
 
-export async function saveResumeState(dir: string, s: { runId: number; point: ResumePoint; method: Method; optimizer: Optimizer }): Promise<void> {
+/** Saves the state after `point.epoch`, then removes the earlier one (and anything a crash left half-written). */
+export async function saveResumeState(dbPath: string, s: { runId: number; point: ResumePoint; method: Method; optimizer: Optimizer }): Promise<void> {
   const optimizer = s.optimizer.exportState(stableNames(s.method));
   const tensors = new Map<string, tf.Tensor>(s.method.namedVariables());
   for (const [name, slot] of optimizer.slots) tensors.set(OPTIMIZER + name, slot);
   const methodState: MethodState = s.method.saveState?.() ?? {};
+  const dir = resumeStateFolder(dbPath, s.runId, s.point.epoch);
   await saveCheckpoint(dir, tensors, { format: RESUME_FORMAT, runId: s.runId, ...s.point, optimizerStep: optimizer.step, methodState });
+  const root = resumeFolder(dbPath, s.runId);
+  for (const name of readdirSync(root)) if (name !== basename(dir)) rmSync(join(root, name), { recursive: true, force: true });
 }
 
 /** Loads the state in `dir` into a freshly created method and optimizer; returns the point it continues from. */

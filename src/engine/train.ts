@@ -56,9 +56,11 @@ export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; line
 export async function runTraining(config: RunConfig, o: TrainOptions): Promise<RunOutcome> {
   const { store, runId, emit } = o;
   const hash = configHash(config);
+  let resumeFrom: string | undefined;
   if (o.resume) {
-    const { run } = await checkResumable(store, o.dbPath, runId);
+    const { run, dir } = await checkResumable(store, o.dbPath, runId);
     if (run.configHash !== hash) throw new ResumeRefused(`run ${runId} is resumed with its recorded config only (hash ${run.configHash}; the one given is ${hash})`);
+    resumeFrom = dir;
   }
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
   let method: Method | undefined;
@@ -89,7 +91,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const vars = method.trainableVariables();
     optimizer = createOptimizer(config.optimizer, vars);
     // Before the data-parallel threads start: their replicas copy rank 0's variables and optimizer.
-    const resumed = o.resume ? await restore(o, method, optimizer, stepsPerEpoch) : undefined;
+    const resumed = resumeFrom ? await restore(o, resumeFrom, method, optimizer, stepsPerEpoch) : undefined;
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
@@ -157,7 +159,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         emit({ type: 'checkpoint', runId, epoch, path: dir });
       }
       try {
-        await saveResumeState(resumeFolder(o.dbPath, runId), { runId, point: { epoch, step, configHash: hash }, method, optimizer });
+        await saveResumeState(o.dbPath, { runId, point: { epoch, step, configHash: hash }, method, optimizer });
       } catch (e) {
         log(`could not save the state to resume from after epoch ${epoch}: ${(e as Error).message}`, 'warn');
       }
@@ -213,8 +215,8 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
  * Loads the run's resume state into the new method and optimizer, and removes from the store (and the run
  * folder) what the interrupted attempt recorded after that point, so no step or evaluation is there twice.
  */
-async function restore(o: TrainOptions, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
-  const point = loadResumeState(resumeFolder(o.dbPath, o.runId), method, optimizer);
+async function restore(o: TrainOptions, dir: string, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
+  const point = loadResumeState(dir, method, optimizer);
   if (point.step !== point.epoch * stepsPerEpoch)
     throw new Error(`the resume state is at step ${point.step} after epoch ${point.epoch}, but an epoch now has ${stepsPerEpoch} steps: the training data changed since; start the run again`);
   removeArtifactFiles(o, await o.store.discardAfter(o.runId, point));
