@@ -109,13 +109,18 @@ test('Conv2DBackpropInput on wasm frees its intermediates', () => {
   tf.dispose([x, w]);
 });
 
-test('BatchMatMul on wasm with transposed operands matches the cpu backend and frees its intermediates', async () => {
+test('BatchMatMul on wasm with transposed operands and batches matches the cpu backend and frees its intermediates', async () => {
   const cases: [number[], number[], boolean, boolean][] = [
     [[40, 24], [40, 32], true, false],
     [[24, 40], [32, 40], false, true],
     [[40, 24], [32, 40], true, true],
     [[1, 40, 24], [1, 40, 32], true, false], // rank 3 with batch 1
-    [[3, 24, 40], [3, 32, 40], false, true], // batched: the original kernel
+    [[3, 24, 40], [3, 32, 40], false, true], // batched: one XNNPACK product per entry
+    [[3, 24, 40], [3, 40, 32], false, false],
+    [[2, 3, 40, 24], [2, 3, 40, 32], true, false], // two batch axes
+    [[3, 40, 24], [3, 32, 40], true, true],
+    [[3, 24, 40], [1, 40, 32], false, false], // broadcast batch: the original kernel
+    [[3, 24, 40], [3, 40, 8], false, false], // a narrow product: the original kernel
     [[50, 8], [50, 1], true, false], // matrix-vector: the original kernel
   ];
   for (const [aShape, bShape, ta, tb] of cases) {

@@ -2,7 +2,9 @@
 // - Conv2DBackpropInput: wasm runs it as a naive C++ loop (~1.5 s for one layer of a 512-image batch);
 //   here it is rewritten as forward Conv2Ds, which run in XNNPACK.
 // - BatchMatMul with transposeA/B: wasm leaves XNNPACK for a naive loop (10x slower for the 512×128
-//   products of a contrastive loss and its gradients); here the operand is transposed first.
+//   products of a contrastive loss and its gradients); here the operand is transposed first. Batched
+//   products (batch > 1) always take that loop, transposed or not (PixPro's [B, 49, 49] similarities:
+//   0.85 GMAC/s); here each batch entry is its own XNNPACK product.
 // - Identity: wasm copies the data; tfjs-core clones every tensor a gradient saves for the backward pass,
 //   so each training step copied every saved activation. Here it shares the data, as cpu and webgl do.
 import * as tf from '@tensorflow/tfjs-core';
@@ -56,19 +58,58 @@ function batchMatMul(args: KernelArgs): TensorInfo {
   const batch = tf.util.sizeFromShape(a.shape.slice(0, -2)) * tf.util.sizeFromShape(b.shape.slice(0, -2));
   const m = transposeA ? a.shape[rank - 1] : a.shape[rank - 2];
   const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-  if (!(transposeA || transposeB) || batch !== 1 || Math.min(m, n) < 16) return original(args);
+  if (Math.min(m, n) < 16) return original(args);
+  if (batch > 1) return perBatchEntry(args, m, n) ?? original(args);
+  if (!(transposeA || transposeB)) return original(args);
   const backend = args.backend as BackendWasm;
-  const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
-  const swapLast = (t: TensorInfo) => {
-    const perm = t.shape.map((_, i) => i);
-    [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
-    return transpose({ inputs: { x: t }, attrs: { perm }, backend }) as TensorInfo;
-  };
-  const a2 = transposeA ? swapLast(a) : a; // [1…, M, K]
-  const b2 = transposeB ? swapLast(b) : b; // [1…, K, N]
+  const a2 = transposeA ? swapLastTwo(a, backend) : a; // [1…, M, K]
+  const b2 = transposeB ? swapLastTwo(b, backend) : b; // [1…, K, N]
   const out = original({ inputs: { a: a2, b: b2 }, attrs: { ...args.attrs, transposeA: false, transposeB: false }, backend });
   for (const t of [a2, b2]) if (t !== a && t !== b) backend.disposeData(t.dataId);
   return out;
+}
+
+/**
+ * A batched product [B…, M, K]·[B…, K, N] as B single products, each through batchMatMul above (so on
+ * XNNPACK, transposes included), written into one output. Only for float32 operands with the same batch
+ * dimensions (no broadcasting); undefined otherwise, for the original to handle. Each entry's operands are
+ * fresh tensors: wasm caches the XNNPACK operator (and its packed weights) by b's id.
+ */
+function perBatchEntry(args: KernelArgs, m: number, n: number): TensorInfo | undefined {
+  const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = args.attrs as unknown as BatchMatMulAttrs;
+  const batchShape = a.shape.slice(0, -2);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || b.shape.length !== a.shape.length || batchShape.some((d, i) => d !== b.shape[i])) return undefined;
+  const backend = args.backend as BackendWasm;
+  const original = originalKernel('BatchMatMul');
+  // Transposed operands are transposed once, for the whole batch (one C++ pass), not per entry.
+  const a2 = transposeA ? swapLastTwo(a, backend) : a; // [B…, M, K]
+  const b2 = transposeB ? swapLastTwo(b, backend) : b; // [B…, K, N]
+  const batch = tf.util.sizeFromShape(batchShape);
+  const [aSize, bSize] = [a2, b2].map((t) => t.shape[t.shape.length - 2] * t.shape[t.shape.length - 1]);
+  const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  const entry = (t: TensorInfo, size: number, i: number) => {
+    const one = backend.makeOutput([1, ...t.shape.slice(-2)], 'float32');
+    // Views after every allocation: a heap growth detaches older ones.
+    (backend.typedArrayFromHeap(one) as Float32Array).set((backend.typedArrayFromHeap(t) as Float32Array).subarray(i * size, (i + 1) * size));
+    return one;
+  };
+  for (let i = 0; i < batch; i++) {
+    const ai = entry(a2, aSize, i);
+    const bi = entry(b2, bSize, i);
+    const prod = original({ inputs: { a: ai, b: bi }, attrs: { ...args.attrs, transposeA: false, transposeB: false }, backend }); // [1, M, N]
+    (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(prod) as Float32Array, i * m * n);
+    for (const t of [ai, bi, prod]) backend.disposeData(t.dataId);
+  }
+  for (const t of [a2, b2]) if (t !== a && t !== b) backend.disposeData(t.dataId);
+  return out;
+}
+
+/** t with its last two axes swapped (wasm's Transpose kernel). */
+function swapLastTwo(t: TensorInfo, backend: BackendWasm): TensorInfo {
+  const perm = t.shape.map((_, i) => i);
+  [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+  return tf.getKernel('Transpose', 'wasm')!.kernelFunc({ inputs: { x: t }, attrs: { perm }, backend }) as TensorInfo;
 }
 
 /** The replaced wasm kernel, to fall back on. */
