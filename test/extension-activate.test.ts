@@ -10,6 +10,7 @@ import { MapMemento, stub, Uri, commands, type Prompt } from './fixtures/vscode-
 import { activate, deactivate } from '../src/extension/extension';
 import { RESTRICTED_MESSAGE } from '../src/extension/configFiles';
 import { RESTRICTED_SETTINGS } from '../src/extension/settings';
+import { DATASET_SPEC_PATTERN } from '../src/core/datasets';
 import type { RunsNode } from '../src/extension/runsTree';
 import type { Services } from '../src/extension/services';
 import { RunStore, runFolder } from '../src/store/store';
@@ -20,7 +21,7 @@ const root = resolve(__dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'clab-ext-activate-'));
 const dbPath = join(tmp, 'runs.db');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  contributes: { commands: { command: string; category: string }[]; configuration: { properties: Record<string, unknown> } };
+  contributes: { commands: { command: string; category: string }[]; configuration: { properties: Record<string, { pattern?: string }> } };
   capabilities: { untrustedWorkspaces: { supported: string; restrictedConfigurations: string[] } };
   main: string;
 };
@@ -99,6 +100,8 @@ describe('activation', () => {
     assert.deepEqual([...pkg.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(), [...RESTRICTED_SETTINGS].sort());
     const props = Object.keys(pkg.contributes.configuration.properties);
     for (const key of [...RESTRICTED_SETTINGS, 'contrastiveLab.backend', 'contrastiveLab.defaultDataset', 'contrastiveLab.maxConcurrentRuns']) assert.ok(props.includes(key), key);
+    // The setting accepts exactly the dataset specs a run config does.
+    assert.equal(pkg.contributes.configuration.properties['contrastiveLab.defaultDataset'].pattern, DATASET_SPEC_PATTERN);
   });
 
   test('with no runs the view is empty (so the welcome view with New Run shows) once the database is read', async () => {
