@@ -1,0 +1,39 @@
+/**
+ * The per-epoch kNN curves of recorded runs as a Markdown table, straight from a run database, for
+ * docs/BENCHMARKS.md: one row per run with its kNN accuracy after every epoch, the mean training time of
+ * an epoch (evaluation excluded) and the run's status. Reads only.
+ *
+ *   node --import tsx scripts/knn-curves.ts --db runs.db [--runs 2,4,5] [--epochs 10]
+ */
+import { parseArgs } from 'node:util';
+import { RunStore } from '../src/store/store';
+
+const { values } = parseArgs({ options: { db: { type: 'string' }, runs: { type: 'string' }, epochs: { type: 'string', default: '10' } } });
+
+async function main(): Promise<void> {
+  if (!values.db) throw new Error('--db PATH is required');
+  const store = await RunStore.open(values.db);
+  try {
+    const all = await store.listRuns();
+    const ids = values.runs ? values.runs.split(',').map(Number) : all.map((r) => r.id).reverse();
+    const epochs = Number(values.epochs);
+    const head = Array.from({ length: epochs }, (_, i) => `ep ${i + 1}`);
+    process.stdout.write(`| run | method | ${head.join(' | ')} | s/epoch (training) | status |\n|${'---|'.repeat(epochs + 4)}\n`);
+    for (const id of ids) {
+      const run = all.find((r) => r.id === id);
+      if (!run) throw new Error(`run ${id} is not in ${values.db}`);
+      const knn = new Map((await store.getEvals(id)).filter((e) => e.protocol === 'knn').map((e) => [e.epoch, e.value]));
+      const seconds = (await store.getMetrics(id, { name: 'epoch_seconds' })).map((m) => m.value);
+      const cells = Array.from({ length: epochs }, (_, i) => (knn.has(i + 1) ? `${(knn.get(i + 1)! * 100).toFixed(2)}%` : '–'));
+      const mean = seconds.length ? `${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(0)} (${seconds.map((s) => s.toFixed(0)).join(', ')})` : '–';
+      process.stdout.write(`| ${id} | ${run.method} | ${cells.join(' | ')} | ${mean} | ${run.displayStatus}, ${knn.size}/${run.config.epochs} epochs |\n`);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`knn-curves: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+});
