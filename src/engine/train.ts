@@ -21,6 +21,7 @@ import type { Method, TrainBatch } from './methods/types';
 import { createOptimizer, learningRate, type Optimizer } from './optim';
 import { startDataParallel, type DataParallel } from './parallel/data-parallel';
 import { loadResumeState, saveResumeState } from './resume';
+import { PatientWriter } from './patient-writer';
 import { makeViews, trainStep } from './step';
 import { yieldToEventLoop } from './util';
 import { versions } from './versions';
@@ -41,6 +42,9 @@ export interface TrainOptions {
    */
   resume?: boolean;
 }
+
+/** The options, and the writer every record of the run goes through. */
+type Ctx = TrainOptions & { writer: PatientWriter };
 
 /** How often a running worker refreshes its heartbeat; the store calls a run crashed after 60 s without one. */
 const HEARTBEAT_MS = 10_000;
@@ -63,6 +67,8 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     resumeFrom = dir;
   }
   const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
+  const writer = new PatientWriter(store, runId, log);
+  const c: Ctx = { ...o, writer };
   let method: Method | undefined;
   let optimizer: Optimizer | undefined;
   let parallel: DataParallel | undefined;
@@ -73,7 +79,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs, log: (m) => log(m) });
     // With `auto`, a missing native backend is normal; a forced one that fails throws in initBackend.
     for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} not used: ${t.error}`);
-    await store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() });
+    await writer.write(() => store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() }));
     const data = o.dataset ?? loadDataset(config.dataset, { imageSize: config.imageSize });
     const { train, test } = data;
     const all = shuffledIndices(train.count, config.seed);
@@ -91,7 +97,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const vars = method.trainableVariables();
     optimizer = createOptimizer(config.optimizer, vars);
     // Before the data-parallel threads start: their replicas copy rank 0's variables and optimizer.
-    const resumed = resumeFrom ? await restore(o, resumeFrom, method, optimizer, stepsPerEpoch) : undefined;
+    const resumed = resumeFrom ? await restore(c, resumeFrom, method, optimizer, stepsPerEpoch) : undefined;
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
@@ -126,7 +132,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
           lossSum += loss;
           stepsDone++;
           const now = Date.now();
-          await store.recordStep(runId, [
+          await writer.steps([
             { step, epoch, name: 'loss', value: loss, wallTime: now },
             { step, epoch, name: 'lr', value: lr, wallTime: now },
           ]);
@@ -141,7 +147,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       if (stepsDone > 0) {
         const meanLoss = lossSum / stepsDone;
         const now = Date.now();
-        await store.recordStep(runId, [
+        await writer.steps([
           { step: step - 1, epoch, name: 'epoch_loss', value: meanLoss, wallTime: now },
           { step: step - 1, epoch, name: 'epoch_seconds', value: seconds, wallTime: now },
         ]);
@@ -150,12 +156,12 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       if (cancelled) break;
       const last = epoch === config.epochs;
       const every = (k: number) => (k > 0 && epoch % k === 0) || last;
-      if (every(config.eval.knnEvery)) lastKnn = await evaluateEpoch(method, data, trainIdx, stats, config, epoch, hash, o);
-      if (every(config.eval.embeddingsEvery)) await saveEmbeddings(method, data, stats, config, epoch, o);
+      if (every(config.eval.knnEvery)) lastKnn = await evaluateEpoch(method, data, trainIdx, stats, config, epoch, hash, c);
+      if (every(config.eval.embeddingsEvery)) await saveEmbeddings(method, data, stats, config, epoch, c);
       if (every(config.checkpointEvery)) {
         const dir = join(runFolder(o.dbPath, runId), 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}`);
         await saveCheckpoint(dir, method.namedVariables(), { runId, epoch, step, configHash: hash, config });
-        await store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch });
+        await writer.write(() => store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch }));
         emit({ type: 'checkpoint', runId, epoch, path: dir });
       }
       try {
@@ -165,7 +171,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       }
     }
     if (cancelled) {
-      await store.finishRun(runId, 'cancelled');
+      await writer.write(() => store.finishRun(runId, 'cancelled'));
       log(`cancelled after ${step} steps; everything recorded so far is kept`);
       emit({ type: 'finished', runId, status: 'cancelled', knn: lastKnn });
       return { status: 'cancelled', knn: lastKnn };
@@ -182,14 +188,14 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       } finally {
         tf.dispose([a, b]);
       }
-      await record(o, {
+      await record(c, {
         protocol: 'linear',
         value: linear,
         epoch: config.epochs,
         details: { classifier: 'multinomial logistic regression, Adam, 30 epochs, standardised features', features: 'encoder (pooled, before projector)', trainSplit: 'train', trainSize: n, testSplit: 'test', testSize: test.count, configHash: hash },
       });
     }
-    await store.finishRun(runId, 'completed');
+    await writer.write(() => store.finishRun(runId, 'completed'));
     // The final checkpoint keeps the weights; the resume state (30 MB and more with a memory bank) goes.
     rmSync(resumeFolder(o.dbPath, runId), { recursive: true, force: true });
     emit({ type: 'finished', runId, status: 'completed', knn: lastKnn, linear });
@@ -197,7 +203,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     try {
-      await store.finishRun(runId, 'failed', error);
+      await writer.write(() => store.finishRun(runId, 'failed', error));
     } catch (storeError) {
       log(`could not record the failure in the store: ${String(storeError)}`, 'error');
     }
@@ -215,11 +221,11 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
  * Loads the run's resume state into the new method and optimizer, and removes from the store (and the run
  * folder) what the interrupted attempt recorded after that point, so no step or evaluation is there twice.
  */
-async function restore(o: TrainOptions, dir: string, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
+async function restore(o: Ctx, dir: string, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
   const point = loadResumeState(dir, method, optimizer);
   if (point.step !== point.epoch * stepsPerEpoch)
     throw new Error(`the resume state is at step ${point.step} after epoch ${point.epoch}, but an epoch now has ${stepsPerEpoch} steps: the training data changed since; start the run again`);
-  removeArtifactFiles(o, await o.store.discardAfter(o.runId, point));
+  removeArtifactFiles(o, await o.writer.write(() => o.store.discardAfter(o.runId, point)));
   const knn = (await o.store.getEvals(o.runId)).filter((e) => e.protocol === 'knn');
   return { ...point, lastKnn: knn.at(-1)?.value };
 }
@@ -241,13 +247,13 @@ function gatherLabels(labels: Int32Array, idx: ArrayLike<number>): Int32Array {
   return Int32Array.from({ length: idx.length }, (_, i) => labels[idx[i]]);
 }
 
-async function record(o: TrainOptions, e: EvalRecord): Promise<void> {
-  await o.store.recordEval(o.runId, e);
+async function record(o: Ctx, e: EvalRecord): Promise<void> {
+  await o.writer.write(() => o.store.recordEval(o.runId, e));
   o.emit({ type: 'eval', runId: o.runId, eval: e });
 }
 
 /** kNN monitor (train bank, test queries; labeled data only) and the collapse indicator; returns kNN accuracy. */
-async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number | undefined> {
+async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: Ctx): Promise<number | undefined> {
   const knn = data.classNames.length > 0 ? await knnMonitor(method, data, trainIdx, stats, config, epoch, hash, o) : undefined;
   const { test } = data;
   const sample = range(Math.min(test.count, 2048));
@@ -261,7 +267,7 @@ async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array
   return knn;
 }
 
-async function knnMonitor(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: TrainOptions): Promise<number> {
+async function knnMonitor(method: Method, data: Dataset, trainIdx: Int32Array, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, hash: string, o: Ctx): Promise<number> {
   const { train, test } = data;
   const bank = await mapSplit(train, trainIdx, stats, (x) => method.encoder.features(x, false));
   const queries = await mapSplit(test, range(test.count), stats, (x) => method.encoder.features(x, false));
@@ -282,8 +288,8 @@ async function knnMonitor(method: Method, data: Dataset, trainIdx: Int32Array, s
   return knn;
 }
 
-async function saveEmbeddings(method: Method, data: Dataset, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, o: TrainOptions): Promise<void> {
+async function saveEmbeddings(method: Method, data: Dataset, stats: { mean: number[]; std: number[] }, config: RunConfig, epoch: number, o: Ctx): Promise<void> {
   const idx = range(Math.min(data.test.count, config.eval.embeddingSamples));
   const f = await mapSplit(data.test, idx, stats, (x) => method.encoder.features(x, false));
-  await o.store.recordEmbedding(o.runId, { epoch, split: 'test', dim: f.dim, vectors: f.values, labels: gatherLabels(data.test.labels, idx), indices: idx });
+  await o.writer.write(() => o.store.recordEmbedding(o.runId, { epoch, split: 'test', dim: f.dim, vectors: f.values, labels: gatherLabels(data.test.labels, idx), indices: idx }));
 }

@@ -41,7 +41,12 @@ export type { EmbeddingInfo };
 export interface OpenOptions {
   /** A running run whose heartbeat is older than this is shown as crashed. Default 60 s. */
   staleAfterMs?: number;
+  /** How long one statement waits for another process's write lock (SQLite busy_timeout). Default 10 s. */
+  busyTimeoutMs?: number;
 }
+
+/** The database stayed locked by another connection past the busy timeout and the retries (SQLITE_BUSY). */
+export const isDatabaseLocked = (e: unknown): boolean => codeOf(e) === 'SQLITE_BUSY';
 
 export class RunStore {
   private tail: Promise<unknown> = Promise.resolve();
@@ -62,7 +67,7 @@ export class RunStore {
     });
     const store = new RunStore(db, file, opts.staleAfterMs ?? 60_000);
     try {
-      await exec(db, `PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      await exec(db, `PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS))}`);
       await store.checkIdentity();
       // Must precede any transaction; journal_mode waits for other connections through the busy timeout.
       await exec(db, 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
