@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig, type RunConfig } from '../src/core/config';
@@ -125,6 +125,13 @@ test('resuming is refused, changing nothing, for a completed, a running or a sta
     await assert.rejects(resume(early), new RegExp(`run ${early} has no resume state: it stopped before finishing its first epoch — start it again`));
     assert.equal((await store.getRun(early))!.status, 'cancelled');
     assert.equal((await store.getMetrics(early, { name: 'loss' })).length, 2, 'a refused resume changed the records');
+
+    // Epochs recorded but no state (a version without resume recorded it, or the folder was deleted).
+    const twoEpochs = tiny({ method: 'simclr', epochs: 2 });
+    const stateless = await store.createRun(twoEpochs, { status: 'running' });
+    assert.equal((await train(store, dbPath, stateless, twoEpochs, { stopAtStep: 4 })).status, 'cancelled');
+    rmSync(resumeFolder(dbPath, stateless), { recursive: true, force: true });
+    await assert.rejects(resume(stateless, twoEpochs), /has no resume state although it has records up to epoch 2: it was recorded by a version of Contrastive Lab without resume, or its state folder .* was removed/);
 
     const fakeState = (configHash: string) => {
       mkdirSync(resumeStateFolder(dbPath, early, 1), { recursive: true });

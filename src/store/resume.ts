@@ -72,7 +72,13 @@ export async function checkResumable(store: RunStore, dbPath: string, runId: num
       throw new ResumeRefused(`run ${runId} is still running (${local ? `process ${run.pid}` : `its worker${run.host ? ` on ${run.host}` : ''} sent a heartbeat recently`}): stop it first`);
   }
   const state = latestResumeState(dbPath, runId);
-  if (!state) throw new ResumeRefused(`run ${runId} has no resume state: it stopped before finishing its first epoch — start it again`);
+  if (!state)
+    throw new ResumeRefused(
+      // Records in epoch 2 or later mean epoch 1 finished, and so a state should have been saved.
+      (run.lastEpoch ?? 0) > 1
+        ? `run ${runId} has no resume state although it has records up to epoch ${run.lastEpoch}: it was recorded by a version of Contrastive Lab without resume, or its state folder ${resumeFolder(dbPath, runId)} was removed — start it again`
+        : `run ${runId} has no resume state: it stopped before finishing its first epoch — start it again`,
+    );
   const from = state.point;
   if (from.configHash !== run.configHash)
     throw new ResumeRefused(`run ${runId}'s resume state was saved for another config (hash ${from.configHash}; the run's is ${run.configHash}): start it again`);
