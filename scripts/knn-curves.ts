@@ -1,7 +1,7 @@
 /**
  * The per-epoch kNN curves of recorded runs as a Markdown table, straight from a run database, for
  * docs/BENCHMARKS.md: one row per run with its kNN accuracy after every epoch, the mean training time of
- * an epoch (evaluation excluded) and the run's status. Reads only.
+ * its finished epochs (evaluation excluded) and the run's status. Reads only.
  *
  *   node --import tsx scripts/knn-curves.ts --db runs.db [--runs 2,4,5] [--epochs 10]
  */
@@ -23,7 +23,8 @@ async function main(): Promise<void> {
       const run = all.find((r) => r.id === id);
       if (!run) throw new Error(`run ${id} is not in ${values.db}`);
       const knn = new Map((await store.getEvals(id)).filter((e) => e.protocol === 'knn').map((e) => [e.epoch, e.value]));
-      const seconds = (await store.getMetrics(id, { name: 'epoch_seconds' })).map((m) => m.value);
+      // Finished epochs only (those with a kNN evaluation): a cancelled epoch's time is of a part of it.
+      const seconds = (await store.getMetrics(id, { name: 'epoch_seconds' })).filter((m) => knn.has(m.epoch)).map((m) => m.value);
       const cells = Array.from({ length: epochs }, (_, i) => (knn.has(i + 1) ? `${(knn.get(i + 1)! * 100).toFixed(2)}%` : '–'));
       const mean = seconds.length ? `${(seconds.reduce((a, b) => a + b, 0) / seconds.length).toFixed(0)} (${seconds.map((s) => s.toFixed(0)).join(', ')})` : '–';
       process.stdout.write(`| ${id} | ${run.method} | ${cells.join(' | ')} | ${mean} | ${run.displayStatus}, ${knn.size}/${run.config.epochs} epochs |\n`);
