@@ -7,7 +7,8 @@ import { Database } from 'sqlite3';
 import { resolveConfig, type RunConfig } from '../src/core/config';
 import type { WorkerEvent } from '../src/core/events';
 import { initBackend } from '../src/engine/backend';
-import { loadDataset, type Dataset, type Split } from '../src/engine/data/datasets';
+import type { Dataset } from '../src/engine/data/datasets';
+import { smallBuiltin } from './helpers/small-dataset';
 import { PatientWriter } from '../src/engine/patient-writer';
 import { runTraining } from '../src/engine/train';
 import { closeDb, exec } from '../src/store/sqlite';
@@ -86,9 +87,7 @@ test('other store errors are not retried', async () => {
 let small: Dataset;
 before(async () => {
   await initBackend('wasm');
-  const full = loadDataset('builtin');
-  const cut = (s: Split, count: number): Split => ({ ...s, count, images: s.images.subarray(0, count * s.height * s.width * s.channels), labels: s.labels.subarray(0, count) });
-  small = { ...full, train: cut(full.train, 512), test: cut(full.test, 64) };
+  small = smallBuiltin();
 });
 
 test('a training run locked out of its database for a while completes with every step and evaluation recorded once', async () => {

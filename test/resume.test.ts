@@ -9,7 +9,8 @@ import { resolveConfig, type RunConfig } from '../src/core/config';
 import { isHostMessage, type WorkerEvent } from '../src/core/events';
 import { initBackend } from '../src/engine/backend';
 import { loadCheckpoint } from '../src/engine/checkpoint';
-import { loadDataset, type Dataset, type Split } from '../src/engine/data/datasets';
+import type { Dataset } from '../src/engine/data/datasets';
+import { smallBuiltin } from './helpers/small-dataset';
 import { runTraining } from '../src/engine/train';
 import { checkResumable, latestResumeState, resumeFolder, RESUME_FORMAT, resumeStateFolder } from '../src/store/resume';
 import { RunStore, runFolder } from '../src/store/store';
@@ -26,9 +27,7 @@ const tiny = (over: Record<string, unknown>): RunConfig => {
 let small: Dataset;
 before(async () => {
   await initBackend('wasm');
-  const full = loadDataset('builtin');
-  const cut = (s: Split, count: number): Split => ({ ...s, count, images: s.images.subarray(0, count * s.height * s.width * s.channels), labels: s.labels.subarray(0, count) });
-  small = { ...full, train: cut(full.train, 512), test: cut(full.test, 64) };
+  small = smallBuiltin();
 });
 
 async function open(name: string) {
