@@ -81,11 +81,16 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await steps.shot(page, 'method');
     const dataset = await wb.pick({ placeholder: /^Dataset/ }, /^builtin\b/);
     const answers: string[] = [];
+    // Each step's title counts "(n/8)" (method 1, dataset 2): a step is read only once the count has moved
+    // past the step just answered, whose rows may still be on screen for a moment.
+    const stepOf = (title: string) => Number(/\((\d+)\/\d+\)/.exec(title)?.[1] ?? 0);
+    let answered = 2;
     // The remaining steps: the method's key hyper-parameters, each prefilled with its default; only the
     // number of epochs is changed. Then the last step: Start Run.
     for (let guard = 0; guard < 20; guard++) {
       const kind = await waitFor('the next wizard step', async () => {
         if (!(await wb.quickInput.isVisible())) return undefined;
+        if (stepOf(await wb.quickTitle()) <= answered) return undefined;
         const placeholder = (await wb.quickInput.locator('input').first().getAttribute('placeholder')) ?? '';
         if (/Start the run/.test(placeholder)) return 'final';
         const message = ((await wb.quickInput.locator('.quick-input-message').textContent()) ?? '').trim();
@@ -95,6 +100,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
       }, 20_000, 200);
       if (kind === 'final') break;
       const title = await wb.quickTitle();
+      answered = stepOf(title);
       if (kind === 'input') {
         const prompt = ((await wb.quickInput.locator('.quick-input-message').textContent()) ?? '').trim();
         if (/^Epochs/.test(prompt)) {
