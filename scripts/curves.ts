@@ -1,0 +1,140 @@
+/**
+ * Measures the 10-epoch kNN curves of docs/BENCHMARKS.md: one default-config run per method on a dataset,
+ * recorded in one database, `--jobs` trainings at a time (one per core here). A curve of a slow method takes
+ * longer than a working session, so the queue picks up where the last one stopped: a method with a
+ * completed run of exactly this config (the config hash: method defaults + dataset + epochs) is done, one
+ * with a cancelled, failed or crashed run that has a resume state is resumed (`clab resume`), any other is
+ * trained anew. Ctrl-C or SIGTERM is passed to the trainings, which record `cancelled` after their current
+ * step and keep their last finished epoch's state for the next session.
+ *
+ *   node --import tsx scripts/curves.ts --db runs.db [--methods mocov1,byol] [--dataset SPEC] [--epochs 10]
+ *        [--jobs 2] [--nice 5] [--dry-run]
+ *
+ * Each training's output goes to `<db>.logs/<method>.log`; the table comes from scripts/knn-curves.ts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { configHash, formatProblems, resolveConfig } from '../src/core/config';
+import { METHOD_IDS } from '../src/core/methods';
+import { checkResumable, ResumeRefused } from '../src/store/resume';
+import { RunStore } from '../src/store/store';
+import type { RunRow } from '../src/store/types';
+
+export type CurveStep = { method: string; action: 'done' | 'running' | 'resume' | 'train'; runId?: number; why: string };
+
+/**
+ * What to do for each method, given the recorded runs, the config hash each method's curve must have and
+ * which runs can be resumed now (pure: the tests give it made-up runs).
+ */
+export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumable: (run: RunRow) => boolean): CurveStep[] {
+  return methods.map((method) => {
+    // Newest first, as the store lists them.
+    const mine = runs.filter((r) => r.method === method && r.configHash === hashOf(method));
+    const done = mine.find((r) => r.status === 'completed');
+    if (done) return { method, action: 'done', runId: done.id, why: `run ${done.id} completed` };
+    const live = mine.find((r) => r.displayStatus === 'running');
+    if (live) return { method, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
+    const partial = mine.find(resumable);
+    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${partial.displayStatus}) resumes after epoch ${partial.lastEpoch ?? 0}` };
+    return { method, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
+  });
+}
+
+function configFor(method: string, dataset: string, epochs: number) {
+  const { config, problems } = resolveConfig({ method, dataset, epochs, name: `${method} ${epochs}ep curve` });
+  if (!config) throw new Error(formatProblems(problems, `--methods ${method}`));
+  return config;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      db: { type: 'string' },
+      methods: { type: 'string', default: METHOD_IDS.join(',') },
+      dataset: { type: 'string', default: 'fashion-mnist:../shared/datasets/fashion-mnist' },
+      epochs: { type: 'string', default: '10' },
+      jobs: { type: 'string', default: '2' },
+      nice: { type: 'string', default: '5' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  if (!values.db) throw new Error('--db PATH is required');
+  const db = resolve(values.db);
+  const methods = values.methods.split(',').filter(Boolean);
+  const epochs = Number(values.epochs);
+  const jobs = Number(values.jobs);
+  if (!(Number.isInteger(jobs) && jobs > 0)) throw new Error(`--jobs must be a positive integer; got ${values.jobs}`);
+  // The dataset as the recorded configs hold it (an absolute folder), so hashes compare.
+  const dataset = values.dataset.replace(/^([a-z0-9-]+):(?!\/)(.+)$/, (_m, kind: string, dir: string) => `${kind}:${resolve(dir)}`);
+  const configs = new Map(methods.map((m) => [m, configFor(m, dataset, epochs)]));
+
+  const store = await RunStore.open(db);
+  let plan: CurveStep[];
+  try {
+    const runs = await store.listRuns();
+    const canResume = new Set<number>();
+    for (const r of runs) {
+      try {
+        await checkResumable(store, db, r.id);
+        canResume.add(r.id);
+      } catch (e) {
+        if (!(e instanceof ResumeRefused)) throw e;
+      }
+    }
+    plan = planCurves(runs, methods, (m) => configHash(configs.get(m)!), (r) => canResume.has(r.id));
+  } finally {
+    await store.close();
+  }
+  for (const s of plan) process.stdout.write(`${s.method.padEnd(9)} ${s.action.padEnd(7)} ${s.why}\n`);
+  if (values['dry-run']) return;
+
+  const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+  const logs = `${db.replace(/\.[^./]+$/, '')}.logs`;
+  mkdirSync(logs, { recursive: true });
+  const queue = plan.filter((s) => s.action === 'resume' || s.action === 'train');
+  const children = new Set<ChildProcess>();
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.on(sig, () => {
+      stopping = true;
+      process.stderr.write(`${sig}: stopping the trainings after their current step…\n`);
+      for (const c of children) c.kill('SIGTERM');
+    });
+
+  const runOne = (s: CurveStep) =>
+    new Promise<void>((done) => {
+      const args =
+        s.action === 'resume'
+          ? [cli, 'resume', String(s.runId), '--db', db, '--json']
+          : [cli, 'train', '--method', s.method, '--dataset', dataset, '--epochs', String(epochs), '--name', configs.get(s.method)!.name, '--db', db, '--json'];
+      const log = createWriteStream(join(logs, `${s.method}.log`), { flags: 'a' });
+      // An argument array, no shell.
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      if (child.pid) setPriority(child.pid, Number(values.nice));
+      children.add(child);
+      child.stdout.pipe(log, { end: false });
+      child.stderr.pipe(log, { end: false });
+      process.stdout.write(`${new Date().toISOString()} ${s.method}: ${s.action} (log ${join(logs, `${s.method}.log`)})\n`);
+      child.on('close', (code) => {
+        children.delete(child);
+        log.end();
+        process.stdout.write(`${new Date().toISOString()} ${s.method}: exited with ${code}\n`);
+        done();
+      });
+    });
+
+  const worker = async () => {
+    for (let s = queue.shift(); s && !stopping; s = queue.shift()) await runOne(s);
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  void main().catch((e: unknown) => {
+    process.stderr.write(`curves: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { planCurves } from '../scripts/curves';
+import type { RunRow } from '../src/store/types';
+
+let nextId = 1;
+function run(method: string, configHash: string, status: RunRow['displayStatus'], lastEpoch: number | null = null): RunRow {
+  return {
+    id: nextId++,
+    name: method,
+    method,
+    dataset: 'fashion-mnist:/data',
+    config: {} as RunRow['config'],
+    configHash,
+    status: status === 'crashed' ? 'running' : status,
+    displayStatus: status,
+    createdAt: 0,
+    startedAt: null,
+    finishedAt: null,
+    heartbeatAt: null,
+    backend: null,
+    device: null,
+    versions: {},
+    error: null,
+    pid: null,
+    host: null,
+    starred: false,
+    note: null,
+    lastEpoch,
+    lastKnn: null,
+  };
+}
+
+test('the curve queue: done, training now, resumed from its state, or trained anew — only runs of the wanted config count', () => {
+  const hashOf = (m: string) => `h-${m}`;
+  const done = run('simclr', 'h-simclr', 'completed', 10);
+  const otherConfig = run('mocov1', 'h-other', 'completed', 10); // e.g. another τ: not this curve
+  const live = run('mocov2', 'h-mocov2', 'running', 4);
+  const crashed = run('byol', 'h-byol', 'crashed', 3);
+  const stale = run('simsiam', 'h-simsiam', 'cancelled', 0); // stopped before its first epoch: no state
+  const cancelled = run('instdisc', 'h-instdisc', 'cancelled', 2);
+  const runs = [cancelled, stale, crashed, live, otherConfig, done].reverse(); // newest first, as listRuns
+  const resumable = new Set([crashed.id, cancelled.id]);
+  const plan = planCurves(runs, ['simclr', 'mocov1', 'mocov2', 'byol', 'simsiam', 'instdisc'], hashOf, (r) => resumable.has(r.id));
+  assert.deepEqual(
+    plan.map((s) => [s.method, s.action, s.runId]),
+    [
+      ['simclr', 'done', done.id],
+      ['mocov1', 'train', undefined],
+      ['mocov2', 'running', live.id],
+      ['byol', 'resume', crashed.id],
+      ['simsiam', 'train', undefined],
+      ['instdisc', 'resume', cancelled.id],
+    ],
+  );
+  assert.match(plan[4].why, new RegExp(`runs ${stale.id} cannot be resumed`));
+});
+
+test('curves --dry-run plans every method on an empty database, and names an unknown method', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clab-curves-'));
+  try {
+    const script = join(__dirname, '..', 'scripts', 'curves.ts');
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr,cpc', '--dry-run'], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /^simclr\s+train\s+no run yet\ncpc\s+train\s+no run yet\n$/);
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr,swav', '--dry-run'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /--methods swav: method: must be one of simclr, .*got "swav"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
