@@ -104,7 +104,7 @@ test('NT-Xent of random embeddings is near log(2N−1)', () => {
   tf.dispose([z1, z2]);
 });
 
-test('kNN classifies well-separated clusters perfectly and chance-level noise poorly', () => {
+test('kNN classifies well-separated clusters perfectly and chance-level noise poorly, letting timers run between chunks', async () => {
   const centers = [[5, 0, 0], [0, 5, 0], [0, 0, 5]];
   const make = (n: number, seed: number) => {
     const r = new Rng(seed);
@@ -119,10 +119,17 @@ test('kNN classifies well-separated clusters perfectly and chance-level noise po
   };
   const bank = make(300, 1);
   const q = make(90, 2);
-  assert.equal(knnAccuracy(bank.x, bank.y, q.x, q.y, 3, 20, 0.1), 1);
+  assert.equal(await knnAccuracy(bank.x, bank.y, q.x, q.y, 3, 20, 0.1), 1);
   const noise = new Rng(9);
   const shuffled = Int32Array.from(bank.y, () => noise.int(3)); // labels unrelated to the features
-  assert.ok(knnAccuracy(bank.x, shuffled, q.x, q.y, 3, 20, 0.1) < 0.6);
+  assert.ok((await knnAccuracy(bank.x, shuffled, q.x, q.y, 3, 20, 0.1)) < 0.6);
+  // A run's heartbeat is a timer: it must fire while a long kNN is under way (one chunk per query here).
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 0);
+  const chunked = await knnAccuracy(bank.x, bank.y, q.x, q.y, 3, 20, 0.1, 1);
+  clearInterval(timer);
+  assert.equal(chunked, 1);
+  assert.ok(ticks > 0, 'no timer fired during the kNN');
   tf.dispose([bank.x, q.x]);
 });
 

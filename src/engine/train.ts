@@ -275,7 +275,7 @@ async function knnMonitor(method: Method, data: Dataset, trainIdx: Int32Array, s
   const q = tf.tensor2d(queries.values, [test.count, queries.dim]);
   let knn: number;
   try {
-    knn = knnAccuracy(b, gatherLabels(train.labels, trainIdx), q, test.labels, data.classNames.length, config.eval.knnK, config.eval.knnTemperature);
+    knn = await knnAccuracy(b, gatherLabels(train.labels, trainIdx), q, test.labels, data.classNames.length, config.eval.knnK, config.eval.knnTemperature);
   } finally {
     tf.dispose([b, q]);
   }
