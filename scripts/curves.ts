@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { configHash, formatProblems, resolveConfig } from '../src/core/config';
 import { METHOD_IDS } from '../src/core/methods';
 import { checkResumable, ResumeRefused } from '../src/store/resume';
+import { liveStatus } from '../src/store/liveness';
 import { RunStore } from '../src/store/store';
 import type { RunRow } from '../src/store/types';
 
@@ -28,18 +29,19 @@ export type CurveStep = { method: string; action: 'done' | 'running' | 'resume' 
 
 /**
  * What to do for each method, given the recorded runs, the config hash each method's curve must have and
- * which runs can be resumed now (pure: the tests give it made-up runs).
+ * which runs can be resumed now (pure: the tests give it made-up runs). A run's status is as seen from this
+ * machine (a worker busy in a minute-long evaluation is alive, whatever its heartbeat says).
  */
-export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumable: (run: RunRow) => boolean): CurveStep[] {
+export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumable: (run: RunRow) => boolean, status: (run: RunRow) => RunRow['displayStatus'] = liveStatus): CurveStep[] {
   return methods.map((method) => {
     // Newest first, as the store lists them.
     const mine = runs.filter((r) => r.method === method && r.configHash === hashOf(method));
     const done = mine.find((r) => r.status === 'completed');
     if (done) return { method, action: 'done', runId: done.id, why: `run ${done.id} completed` };
-    const live = mine.find((r) => r.displayStatus === 'running');
+    const live = mine.find((r) => status(r) === 'running');
     if (live) return { method, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
     const partial = mine.find(resumable);
-    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${partial.displayStatus}) resumes after epoch ${partial.lastEpoch ?? 0}` };
+    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes after epoch ${partial.lastEpoch ?? 0}` };
     return { method, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
   });
 }

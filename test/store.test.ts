@@ -8,6 +8,7 @@ import { Database } from 'sqlite3';
 import { configHash, resolveConfig, type RunConfig } from '../src/core/config';
 import { APPLICATION_ID, SCHEMA_VERSION } from '../src/store/schema';
 import { closeDb, exec, get } from '../src/store/sqlite';
+import { liveStatus, type Liveness } from '../src/store/liveness';
 import { defaultDatabasePath, RunStore, runFolder } from '../src/store/store';
 import type { MetricPoint } from '../src/store/types';
 import type { WriterMessage } from './fixtures/store-writer';
@@ -199,6 +200,24 @@ test('a running run whose heartbeat goes stale is displayed as crashed', async (
   await store.finishRun(id, 'cancelled');
   await sleep(150);
   assert.equal((await store.getRun(id))!.displayStatus, 'cancelled'); // only running runs can look crashed
+  await store.close();
+});
+
+test('seen from this machine, the process of a local worker decides its status; a remote one is judged by its heartbeat', async () => {
+  const store = await RunStore.open(freshPath(), { staleAfterMs: 0 }); // every heartbeat is stale at once
+  const here: Liveness = { host: 'here', isAlive: (pid) => pid === 4242 };
+  const busy = await store.createRun(config()); // alive, silent (e.g. a minute-long kNN evaluation)
+  await store.markRunning(busy, { backend: 'cpu', device: 'cpu', versions: {}, pid: 4242, host: 'here' });
+  const killed = await store.createRun(config());
+  await store.markRunning(killed, { backend: 'cpu', device: 'cpu', versions: {}, pid: 999, host: 'here' });
+  const remote = await store.createRun(config());
+  await store.markRunning(remote, { backend: 'cpu', device: 'cpu', versions: {}, pid: 4242, host: 'elsewhere' });
+  const done = await store.createRun(config());
+  await store.markRunning(done, { backend: 'cpu', device: 'cpu', versions: {}, pid: 4242, host: 'here' });
+  await store.finishRun(done, 'completed');
+  await sleep(5);
+  const status = async (id: number) => liveStatus((await store.getRun(id))!, here);
+  assert.deepEqual([await status(busy), await status(killed), await status(remote), await status(done)], ['running', 'crashed', 'crashed', 'completed']);
   await store.close();
 });
 

@@ -1,3 +1,4 @@
+import { liveStatus } from '../store/liveness';
 import type { RunStore } from '../store/store';
 import type { RunRow } from '../store/types';
 
@@ -15,7 +16,7 @@ function summary(r: RunRow) {
     name: r.name,
     method: r.method,
     dataset: r.dataset,
-    status: r.displayStatus,
+    status: liveStatus(r),
     epochs: r.config.epochs,
     lastEpoch: r.lastEpoch,
     knn: r.lastKnn,
@@ -39,7 +40,7 @@ export async function printRuns(store: RunStore, json: boolean): Promise<number>
     return 0;
   }
   const rows = [['ID', 'STATUS', 'METHOD', 'DATASET', 'EPOCH', 'KNN', 'CREATED', 'NAME']];
-  for (const r of runs) rows.push([String(r.id), r.displayStatus, r.method, r.dataset, `${r.lastEpoch ?? 0}/${r.config.epochs}`, pct(r.lastKnn), when(r.createdAt), r.name]);
+  for (const r of runs) rows.push([String(r.id), liveStatus(r), r.method, r.dataset, `${r.lastEpoch ?? 0}/${r.config.epochs}`, pct(r.lastKnn), when(r.createdAt), r.name]);
   process.stdout.write(`${table(rows)}\n`);
   return 0;
 }
@@ -57,7 +58,7 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
   }
   const out: string[] = [];
   out.push(`run ${run.id}: ${run.name}`);
-  out.push(`  status     ${run.displayStatus}${run.error ? ` — ${run.error}` : ''}`);
+  out.push(`  status     ${liveStatus(run)}${run.error ? ` — ${run.error}` : ''}`);
   out.push(`  method     ${run.method}   dataset ${run.dataset}   config ${run.configHash}`);
   out.push(`  backend    ${run.backend ?? '-'} (${run.device ?? '-'})   host ${run.host ?? '-'}`);
   out.push(`  created    ${when(run.createdAt)}   started ${when(run.startedAt)}   finished ${when(run.finishedAt)}`);

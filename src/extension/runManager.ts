@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
-import { isProcessAlive, RunStore, runFolder } from '../store/store';
+import { isProcessAlive } from '../store/liveness';
+import { RunStore, runFolder } from '../store/store';
 import { Emitter } from './emitter';
 
 /**

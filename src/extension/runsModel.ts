@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
+import { liveStatus, type Liveness } from '../store/liveness';
 import type { RunRow } from '../store/types';
 import type { ActiveRun } from './runManager';
 
@@ -22,10 +23,7 @@ export interface RunView {
   live?: ActiveRun;
 }
 
-export interface Liveness {
-  host: string;
-  isAlive(pid: number): boolean;
-}
+export type { Liveness } from '../store/liveness';
 
 export interface RunFilter {
   text: string;
@@ -45,10 +43,8 @@ export function shownStatus(row: RunRow, live: ActiveRun | undefined, liveness?:
     if (live.phase === 'starting') return 'starting';
     if (live.phase === 'queued') return 'queued';
   }
-  // On this machine the worker's pid tells alive from crashed at once (and keeps a run that is busy in
-  // a long evaluation from looking crashed); elsewhere only the heartbeat can.
-  if (row.status === 'running' && liveness && row.pid && row.host === liveness.host) return liveness.isAlive(row.pid) ? 'running' : 'crashed';
-  return row.displayStatus;
+  // On this machine the worker's pid tells alive from crashed at once; elsewhere only the heartbeat can.
+  return liveness ? liveStatus(row, liveness) : row.displayStatus;
 }
 
 export function toViews(rows: RunRow[], live: (id: number) => ActiveRun | undefined, liveness?: Liveness): RunView[] {

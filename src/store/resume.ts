@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { isProcessAlive, runFolder, type RunStore } from './store';
+import { liveStatus, THIS_MACHINE, type Liveness } from './liveness';
+import { runFolder, type RunStore } from './store';
+export type { Liveness } from './liveness';
 import type { RunRow } from './types';
 
 /**
@@ -51,25 +52,19 @@ export function latestResumeState(dbPath: string, runId: number): { dir: string;
 /** A resume that cannot be done; nothing was changed. */
 export class ResumeRefused extends Error {}
 
-export interface Liveness {
-  host: string;
-  isAlive(pid: number): boolean;
-}
-
 /**
  * Whether run `runId` can be resumed now, and from where; otherwise throws ResumeRefused saying why.
  * Reads only. A `running` run is refused while its worker may be alive: on this machine its pid decides
  * (as in the Runs view), elsewhere its heartbeat (stale after a minute: shown as crashed).
  */
-export async function checkResumable(store: RunStore, dbPath: string, runId: number, liveness: Liveness = { host: hostname(), isAlive: isProcessAlive }): Promise<{ run: RunRow; from: ResumePoint; dir: string }> {
+export async function checkResumable(store: RunStore, dbPath: string, runId: number, liveness: Liveness = THIS_MACHINE): Promise<{ run: RunRow; from: ResumePoint; dir: string }> {
   const run = await store.getRun(runId);
   if (!run) throw new ResumeRefused(`there is no run ${runId}`);
   if (run.status === 'completed') throw new ResumeRefused(`run ${runId} is completed: there is nothing to resume (Rerun trains it again)`);
   if (run.status === 'queued') throw new ResumeRefused(`run ${runId} is queued: it has not started yet`);
-  if (run.status === 'running') {
+  if (run.status === 'running' && liveStatus(run, liveness) === 'running') {
     const local = run.pid && run.host === liveness.host;
-    if (local ? liveness.isAlive(run.pid!) : run.displayStatus !== 'crashed')
-      throw new ResumeRefused(`run ${runId} is still running (${local ? `process ${run.pid}` : `its worker${run.host ? ` on ${run.host}` : ''} sent a heartbeat recently`}): stop it first`);
+    throw new ResumeRefused(`run ${runId} is still running (${local ? `process ${run.pid}` : `its worker${run.host ? ` on ${run.host}` : ''} sent a heartbeat recently`}): stop it first`);
   }
   const state = latestResumeState(dbPath, runId);
   if (!state)

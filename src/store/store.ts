@@ -386,16 +386,6 @@ export function defaultDatabasePath(env: NodeJS.ProcessEnv = process.env, platfo
   return path.posix.join(xdg, 'contrastive-lab', 'runs.db');
 }
 
-/** Whether a process with this id exists (EPERM: it exists but belongs to someone else). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Where a run's files (checkpoints) go: beside the database, in a folder named after it
  * (`runs.db` → `runs.artifacts/<id>`), so two databases in one folder never share run folders and
