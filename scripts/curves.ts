@@ -7,7 +7,7 @@
  * trained anew. Ctrl-C or SIGTERM is passed to the trainings, which record `cancelled` after their current
  * step and keep their last finished epoch's state for the next session.
  *
- *   node --import tsx scripts/curves.ts --db runs.db [--methods mocov1,byol] [--dataset SPEC] [--epochs 10]
+ *   node --import tsx scripts/curves.ts --db runs.db [--methods mocov1,byol] [--dataset SPEC (fashion-mnist)] [--epochs 10]
  *        [--jobs 2] [--nice 5] [--dry-run]
  *
  * Each training's output goes to `<db>.logs/<method>.log`; the table comes from scripts/knn-curves.ts.
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     options: {
       db: { type: 'string' },
       methods: { type: 'string', default: METHOD_IDS.join(',') },
-      dataset: { type: 'string', default: 'fashion-mnist:../shared/datasets/fashion-mnist' },
+      dataset: { type: 'string', default: 'fashion-mnist' },
       epochs: { type: 'string', default: '10' },
       jobs: { type: 'string', default: '2' },
       nice: { type: 'string', default: '5' },
