@@ -23,8 +23,6 @@ export interface RunView {
   live?: ActiveRun;
 }
 
-export type { Liveness } from '../store/liveness';
-
 export interface RunFilter {
   text: string;
   methods: string[];

@@ -2,7 +2,6 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { liveStatus, THIS_MACHINE, type Liveness } from './liveness';
 import { runFolder, type RunStore } from './store';
-export type { Liveness } from './liveness';
 import type { RunRow } from './types';
 
 /**
