@@ -10,7 +10,7 @@ import { AugmentClient } from '../src/webviews/augment/client';
 import { AugmentController } from '../src/webviews/controllers/augment';
 import { DashboardController } from '../src/webviews/controllers/dashboard';
 import { EmbeddingsController } from '../src/webviews/controllers/embeddings';
-import { configDiff, MetricCursor } from '../src/webviews/data';
+import { configDiff, MetricCursor, runSummary } from '../src/webviews/data';
 import { contentSecurityPolicy } from '../src/webviews/html';
 import { Webviews } from '../src/webviews/panels';
 import { isAugmentParams, isAugmentToHost } from '../src/webviews/protocol/augment';
@@ -95,6 +95,14 @@ describe('data', () => {
     const fresh = c.take(again);
     assert.deepEqual([...new Set(fresh.filter((p) => p.step === 99).map((p) => p.name))].sort(), ['epoch_loss', 'epoch_seconds']);
     assert.equal(fresh.filter((p) => p.name === 'loss').length, 50);
+  });
+
+  test('a panel shows a run as seen from this machine: a local worker alive is running whatever its heartbeat, a dead one crashed', async () => {
+    const row = (await fx.store.getRun(fx.runA))!;
+    const silent = { ...row, status: 'running' as const, displayStatus: 'crashed' as const, host: 'here', pid: 7 }; // e.g. a minute-long kNN
+    assert.equal(runSummary(silent, { host: 'here', isAlive: (pid) => pid === 7 }).status, 'running');
+    assert.equal(runSummary(silent, { host: 'here', isAlive: () => false }).status, 'crashed');
+    assert.equal(runSummary({ ...silent, host: 'elsewhere' }, { host: 'here', isAlive: () => true }).status, 'crashed'); // remote: the heartbeat decides
   });
 
   test('configDiff lists only the keys that differ, with dotted paths', () => {

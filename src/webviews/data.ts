@@ -1,16 +1,18 @@
+import { liveStatus, THIS_MACHINE, type Liveness } from '../store/liveness';
 import type { EvalRow, MetricPoint, RunRow } from '../store/types';
 import type { EvalPoint, MetricColumns, RunSummary } from './protocol/common';
 import type { TableRow } from './protocol/compare';
 
 /** Store rows → protocol objects. Pure, so the panels' data is tested without VS Code. */
 
-export function runSummary(r: RunRow): RunSummary {
+/** The status is as seen from this machine: a local worker busy in a long evaluation is running, not crashed. */
+export function runSummary(r: RunRow, liveness: Liveness = THIS_MACHINE): RunSummary {
   return {
     id: r.id,
     name: r.name,
     method: r.method,
     dataset: r.dataset,
-    status: r.displayStatus,
+    status: liveStatus(r, liveness),
     configHash: r.configHash,
     createdAt: r.createdAt,
     startedAt: r.startedAt,

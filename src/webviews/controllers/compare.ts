@@ -1,4 +1,5 @@
 import { classNamesFor } from '../../core/datasets';
+import { liveStatus } from '../../store/liveness';
 import type { EmbeddingRow, RunRow } from '../../store/types';
 import { CancelledError, type AnalysisClient } from '../analysis/client';
 import { configDiff, evalPoints, finalTable, metricColumns, MetricCursor, runSummary } from '../data';
@@ -59,7 +60,7 @@ export class CompareController implements Controller {
     const evals = await Promise.all(runs.map((r) => store.getEvals(r.id)));
     this.post({
       type: 'init',
-      runs: runs.map(runSummary),
+      runs: runs.map((r) => runSummary(r)),
       classNames: classNamesFor(runs[0]?.dataset ?? ''),
       table: finalTable(runs, metrics, evals),
       configDiff: configDiff(runs.map((r) => r.config as unknown as Record<string, unknown>)),
@@ -71,7 +72,7 @@ export class CompareController implements Controller {
       this.post({ type: 'metrics', runId: r.id, reset: true, series: metricColumns(c.take(metrics[i])) });
       this.post({ type: 'evals', runId: r.id, reset: true, evals: evalPoints(c.takeEvals(evals[i])) });
     });
-    this.schedule(runs.some((r) => LIVE_STATUSES.includes(r.displayStatus)));
+    this.schedule(runs.some((r) => LIVE_STATUSES.includes(liveStatus(r))));
     await this.maps(this.params);
   }
 
@@ -87,7 +88,7 @@ export class CompareController implements Controller {
       const evals = c.takeEvals(await store.getEvals(r.id));
       if (evals.length) this.post({ type: 'evals', runId: r.id, reset: false, evals: evalPoints(evals) });
     }
-    this.schedule(runs.some((r) => LIVE_STATUSES.includes(r.displayStatus)));
+    this.schedule(runs.some((r) => LIVE_STATUSES.includes(liveStatus(r))));
   }
 
   private schedule(live: boolean): void {

@@ -1,6 +1,7 @@
 import { DEFAULT_IMAGE_SIZE } from '../../core/config';
 import { classNamesFor } from '../../core/datasets';
 import { loadDataset, type Split } from '../../engine/data/datasets';
+import { liveStatus } from '../../store/liveness';
 import type { EmbeddingRow } from '../../store/types';
 import { CancelledError, type AnalysisClient } from '../analysis/client';
 import { runSummary } from '../data';
@@ -96,7 +97,7 @@ export class EmbeddingsController implements Controller {
       this.post({ type: 'init', run: runSummary(run), classNames: classNamesFor(run.dataset), embeddings });
     }
     clearTimeout(this.timer);
-    if (LIVE_STATUSES.includes(run.displayStatus) && !this.disposed)
+    if (LIVE_STATUSES.includes(liveStatus(run)) && !this.disposed)
       this.timer = setTimeout(() => void this.init().catch((e: unknown) => this.post({ type: 'error', message: errorText(e) })), this.pollMs);
   }
 
