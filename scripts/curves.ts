@@ -12,7 +12,7 @@
  *
  * Each training's output goes to `<db>.logs/<method>.log`; the table comes from scripts/knn-curves.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -95,6 +95,10 @@ async function main(): Promise<void> {
   if (values['dry-run']) return;
 
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+  // The dataset once, before any training: a missing download fails here with clab's own message, not
+  // in every training's log.
+  const check = spawnSync(process.execPath, [cli, 'data', 'inspect', dataset], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`dataset ${dataset}: ${check.stderr.trim() || `clab data inspect exited with ${check.status}`}`);
   const logs = `${db.replace(/\.[^./]+$/, '')}.logs`;
   mkdirSync(logs, { recursive: true });
   const queue = plan.filter((s) => s.action === 'resume' || s.action === 'train');

@@ -60,7 +60,7 @@ test('the curve queue: done, training now, resumed from its state, or trained an
   assert.match(plan[4].why, new RegExp(`runs ${stale.id} cannot be resumed`));
 });
 
-test('curves --dry-run plans every method on an empty database, and names an unknown method', () => {
+test('curves --dry-run plans every method on an empty database; an unknown method or a missing dataset stops it with the reason', () => {
   const dir = mkdtempSync(join(tmpdir(), 'clab-curves-'));
   try {
     const script = join(__dirname, '..', 'scripts', 'curves.ts');
@@ -70,6 +70,12 @@ test('curves --dry-run plans every method on an empty database, and names an unk
     const bad = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr,swav', '--dry-run'], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--methods swav: method: must be one of simclr, .*got "swav"/);
+    // A dataset that is not there stops the queue before any training starts, with clab's message.
+    const env = { ...process.env, CLAB_CACHE: join(dir, 'empty-cache') };
+    const missing = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr', '--dataset', 'fashion-mnist'], { encoding: 'utf8', env });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /dataset fashion-mnist: .*not downloaded yet.*clab data download fashion-mnist/);
+    assert.doesNotMatch(missing.stdout, /: train \(log/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
