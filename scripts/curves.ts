@@ -70,6 +70,9 @@ async function main(): Promise<void> {
   const epochs = Number(values.epochs);
   const jobs = Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs > 0)) throw new Error(`--jobs must be a positive integer; got ${values.jobs}`);
+  if (!(Number.isInteger(epochs) && epochs > 0)) throw new Error(`--epochs must be a positive integer; got ${values.epochs}`);
+  const niceness = Number(values.nice);
+  if (!(Number.isInteger(niceness) && niceness >= -20 && niceness <= 19)) throw new Error(`--nice must be an integer from -20 to 19; got ${values.nice}`);
   // The dataset as the recorded configs hold it (an absolute folder), so hashes compare.
   const dataset = values.dataset.replace(/^([a-z0-9-]+):(?!\/)(.+)$/, (_m, kind: string, dir: string) => `${kind}:${resolve(dir)}`);
   const configs = new Map(methods.map((m) => [m, configFor(m, dataset, epochs)]));
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
       const log = createWriteStream(join(logs, `${s.method}.log`), { flags: 'a' });
       // An argument array, no shell.
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      if (child.pid) setPriority(child.pid, Number(values.nice));
+      if (child.pid) setPriority(child.pid, niceness);
       children.add(child);
       child.stdout.pipe(log, { end: false });
       child.stderr.pipe(log, { end: false });
