@@ -96,7 +96,6 @@ interface ManagedRun extends ActiveRun {
 
 const key = (dbPath: string, runId: number) => `${dbPath}\0${runId}`;
 
-export { isProcessAlive };
 
 /** The last lines of a worker's stdout/stderr log, for an error message. */
 function tail(file: string, maxChars = 2000): string {

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import * as vscode from 'vscode';
 import type { RunRow } from '../store/types';
 import type { RunManager } from './runManager';
@@ -19,7 +18,7 @@ import {
   type RunGroup,
   type RunView,
 } from './runsModel';
-import { isProcessAlive } from './runManager';
+import { THIS_MACHINE } from '../store/liveness';
 import type { StoreHolder } from './storeHolder';
 
 export type RunsNode = { kind: 'group'; group: RunGroup } | { kind: 'run'; view: RunView } | { kind: 'message'; text: string; command?: vscode.Command };
@@ -49,7 +48,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private dbError?: string;
   private readonly contexts = new Map<string, unknown>();
   private readonly subscriptions: vscode.Disposable[] = [];
-  private readonly liveness = { host: hostname(), isAlive: isProcessAlive };
+  private readonly liveness = THIS_MACHINE;
   groupBy: GroupBy;
   filter: RunFilter;
   treeView?: vscode.TreeView<RunsNode>;
