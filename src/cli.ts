@@ -16,8 +16,8 @@ const USAGE = `Usage: clab <command> [options]
 
 Commands:
   train [--config run.clrun.json] [flags]   train a run and record it
-  resume <id>                               continue a cancelled, failed or crashed run from its last
-                                            finished epoch (with its recorded config)
+  resume <id>                               continue a cancelled, failed or crashed run from where it
+                                            stopped or its last finished epoch (with its recorded config)
   runs                                      list recorded runs, newest first
   show <id>                                 a run's config, status, evaluations and artifacts
   export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV

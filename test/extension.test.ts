@@ -154,11 +154,11 @@ describe('run manager with real workers', () => {
     assert.deepEqual((await Promise.all([h.endOf(a), h.endOf(b)])).map((e) => e.status), ['cancelled', 'cancelled']);
   });
 
-  test('Resume continues a stopped run from its last finished epoch in a new worker, to completion, each step once', async () => {
+  test('Resume continues a stopped run from where it stopped in a new worker, to completion, each step once', async () => {
     const dbPath = join(tmp, 'resume.db');
     const h = manager({ cancelTimeoutMs: 60_000 });
     toDispose.push(h.m);
-    // 2 steps per epoch: stopped in epoch 2 or later, after epoch 1's state was saved.
+    // 2 steps per epoch: stopped in epoch 2 or later.
     const config = tiny({ epochs: 12, trainLimit: 32, batchSize: 16, eval: { knnEvery: 0, linearProbe: false } });
     const runId = await h.m.enqueue(config, { dbPath });
     await h.stepOf(runId, 2);
@@ -166,8 +166,9 @@ describe('run manager with real workers', () => {
     assert.equal((await h.endOf(runId)).status, 'cancelled');
     const store = await RunStore.open(dbPath);
     const stoppedAt = (await store.getMetrics(runId, { name: 'loss' })).length;
-    // Only the newest epoch's state is kept.
-    assert.deepEqual(readdirSync(resumeFolder(dbPath, runId)), [`epoch-${String(Math.floor(stoppedAt / 2)).padStart(4, '0')}`]);
+    // Only the newest state is kept: at an epoch's end, or at the step it was stopped at in the middle of one.
+    const state = stoppedAt % 2 === 0 ? `epoch-${String(stoppedAt / 2).padStart(4, '0')}` : `step-${String(stoppedAt).padStart(8, '0')}`;
+    assert.deepEqual(readdirSync(resumeFolder(dbPath, runId)), [state]);
     await h.m.resume(runId, { dbPath });
     assert.equal(h.m.get(dbPath, runId)?.resume, true);
     await new Promise<void>((res) => {
@@ -176,7 +177,7 @@ describe('run manager with real workers', () => {
     const run = (await store.getRun(runId))!;
     assert.equal(run.status, 'completed', run.error ?? '');
     assert.deepEqual((await store.getMetrics(runId, { name: 'loss' })).map((m) => m.step), Array.from({ length: 24 }, (_, i) => i), 'steps missing or recorded twice');
-    assert.ok(h.events.some((e) => e.event.type === 'log' && /^resumed from epoch \d+/.test(e.event.message)), `stopped after ${stoppedAt} steps; no resume logged`);
+    assert.ok(h.events.some((e) => e.event.type === 'log' && /^resumed (from|in) epoch \d+/.test(e.event.message)), `stopped after ${stoppedAt} steps; no resume logged`);
     await assert.rejects(h.m.resume(runId, { dbPath }), /is completed: there is nothing to resume/);
     await store.close();
   });

@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig, type RunConfig } from '../src/core/config';
@@ -60,28 +60,47 @@ const CASES: { name: string; over: Record<string, unknown> }[] = [
 ];
 
 for (const { name, over } of CASES) {
-  test(`${name}: stopped mid-epoch 2 and resumed gives the losses and weights of an uninterrupted run`, async () => {
+  test(`${name}: stopped mid-epoch 1, at the end of epoch 1 and mid-epoch 2, and resumed each time, gives the losses and weights of an uninterrupted run`, async () => {
     const config = tiny(over);
     const { dbPath, store } = await open(name.replace(/\W+/g, '-'));
     try {
       const straight = await store.createRun(config, { status: 'running' });
       assert.equal((await train(store, dbPath, straight, config)).status, 'completed');
       const resumed = await store.createRun(config, { status: 'running' });
-      assert.equal((await train(store, dbPath, resumed, config, { stopAtStep: 4 })).status, 'cancelled');
-      assert.equal(latestResumeState(dbPath, resumed)?.point.epoch, 1, 'no resume state after epoch 1');
       const tensorsBefore = tf.memory().numTensors;
+      // 3 steps per epoch. A stop is seen before the next step: after step 0 (mid-epoch 1), after step 2
+      // (epoch 1 ends first, so its end-of-epoch state is the one used) and after step 4 (mid-epoch 2).
+      const attempts: { stopAtStep: number; state: string; log?: RegExp }[] = [
+        { stopAtStep: 0, state: 'step-00000001' },
+        { stopAtStep: 2, state: 'epoch-0001', log: /^resumed in epoch 1 at step 1 \(1 of its 3 steps done\)/ },
+        { stopAtStep: 4, state: 'step-00000005', log: /^resumed from epoch 1 \(step 3\)/ },
+      ];
+      for (const [i, a] of attempts.entries()) {
+        const logs: string[] = [];
+        assert.equal((await train(store, dbPath, resumed, config, { stopAtStep: a.stopAtStep, resume: i > 0, logs })).status, 'cancelled');
+        if (a.log) assert.ok(logs.some((l) => a.log!.test(l)), logs.join('\n'));
+        assert.deepEqual(readdirSync(resumeFolder(dbPath, resumed)), [a.state], `attempt ${i + 1}: the resume state kept`);
+        assert.equal(tf.memory().numTensors, tensorsBefore, `tensors leaked by attempt ${i + 1}`);
+      }
+      const point = latestResumeState(dbPath, resumed)!.point;
+      assert.deepEqual([point.epoch, point.step, point.stepsPerEpoch, typeof point.partial?.lossSum], [1, 5, 3, 'number']);
+      // Nothing of the incomplete epoch 2 is summarised before it completes.
+      assert.deepEqual((await store.getMetrics(resumed, { name: 'epoch_loss' })).map((m) => m.epoch), [1]);
       const logs: string[] = [];
       const outcome = await train(store, dbPath, resumed, config, { resume: true, logs });
       assert.equal(outcome.status, 'completed', 'error' in outcome ? outcome.error : '');
       assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors leaked by a resumed run');
-      assert.ok(logs.some((l) => l.startsWith('resumed from epoch 1 (step 3)')), logs.join('\n'));
+      assert.ok(logs.some((l) => l.startsWith('resumed in epoch 2 at step 5 (2 of its 3 steps done)')), logs.join('\n'));
 
       const a = await store.getMetrics(straight, { name: 'loss' });
       const b = await store.getMetrics(resumed, { name: 'loss' });
       assert.deepEqual(b.map((m) => m.step), [0, 1, 2, 3, 4, 5], 'steps missing or recorded twice');
       // Bit for bit: the same kernels on the same values in the same order.
       for (let i = 0; i < a.length; i++) assert.equal(b[i].value, a[i].value, `step ${i}: ${a[i].value} uninterrupted vs ${b[i].value} resumed`);
-      assert.deepEqual((await store.getMetrics(resumed, { name: 'epoch_loss' })).map((m) => m.epoch), [1, 2]);
+      // Each epoch's mean loss over all its steps, those before an interruption too.
+      const epochLoss = async (id: number) => (await store.getMetrics(id, { name: 'epoch_loss' })).map((m) => [m.epoch, m.value]);
+      assert.deepEqual(await epochLoss(resumed), await epochLoss(straight));
+      assert.deepEqual((await store.getMetrics(resumed, { name: 'epoch_seconds' })).map((m) => m.epoch), [1, 2]);
       const ka = finalWeights(dbPath, straight, 2).tensors;
       const kb = finalWeights(dbPath, resumed, 2).tensors;
       assert.deepEqual(Object.keys(kb).sort(), Object.keys(ka).sort());
@@ -119,11 +138,22 @@ test('resuming is refused, changing nothing, for a completed, a running or a sta
     const running = await store.createRun(config, { status: 'running' });
     await assert.rejects(resume(running), /run \d+ is still running .*: stop it first/);
 
+    // Stopped in epoch 1, and its state gone (as after a crash or a failure there, which save none).
     const early = await store.createRun(config, { status: 'running' });
     assert.equal((await train(store, dbPath, early, config, { stopAtStep: 1 })).status, 'cancelled');
-    await assert.rejects(resume(early), new RegExp(`run ${early} has no resume state: it stopped before finishing its first epoch — start it again`));
+    assert.equal((await checkResumable(store, dbPath, early)).from.step, 2, 'a stop in epoch 1 saves a state');
+    rmSync(resumeFolder(dbPath, early), { recursive: true, force: true });
+    await assert.rejects(resume(early), new RegExp(`run ${early} has no resume state: it ended in its first epoch without saving one \\(a stop saves one, a crash or a failure does not\\) — start it again`));
     assert.equal((await store.getRun(early))!.status, 'cancelled');
     assert.equal((await store.getMetrics(early, { name: 'loss' })).length, 2, 'a refused resume changed the records');
+
+    // A cancel before this attempt's first step leaves the state it started from as it was.
+    const twice = await store.createRun(config, { status: 'running' });
+    assert.equal((await train(store, dbPath, twice, config, { stopAtStep: 0 })).status, 'cancelled');
+    const before = latestResumeState(dbPath, twice)!;
+    const cancelled = { requested: true };
+    assert.equal((await runTraining(config, { store, dbPath, runId: twice, emit: () => undefined, cancel: cancelled, resume: true, dataset: small })).status, 'cancelled');
+    assert.deepEqual(latestResumeState(dbPath, twice), before);
 
     // Epochs recorded but no state (a version without resume recorded it, or the folder was deleted).
     const twoEpochs = tiny({ method: 'simclr', epochs: 2 });
@@ -133,8 +163,9 @@ test('resuming is refused, changing nothing, for a completed, a running or a sta
     await assert.rejects(resume(stateless, twoEpochs), /has no resume state although it has records up to epoch 2: it was recorded by a version of Contrastive Lab without resume, or its state folder .* was removed/);
 
     const fakeState = (configHash: string) => {
-      mkdirSync(resumeStateFolder(dbPath, early, 1), { recursive: true });
-      writeFileSync(join(resumeStateFolder(dbPath, early, 1), 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 1, step: 4, configHash }));
+      const dir = resumeStateFolder(dbPath, early, { epoch: 1, step: 4 });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 1, step: 4, configHash }));
     };
     fakeState((await store.getRun(early))!.configHash);
     await assert.rejects(resume(early, tiny({ method: 'simclr', epochs: 3 })), /resumed with its recorded config only/);
@@ -171,7 +202,7 @@ test('clab resume continues a stopped run to completion with one final JSON line
 
   const r = clab('resume', String(runId), '--db', dbPath, '--json');
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /resumed from epoch 1 \(step 3\)/);
+  assert.match(r.stderr, /resumed in epoch 2 at step 5 \(2 of its 3 steps done\)/);
   const lines = r.stdout.trim().split('\n');
   assert.equal(lines.length, 1, 'resume --json must print exactly one line');
   const out = JSON.parse(lines[0]);

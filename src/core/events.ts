@@ -27,7 +27,7 @@ export type WorkerEvent =
   | { type: 'failed'; runId: number; error: string };
 
 /**
- * Host → worker messages. `resume` continues a recorded run from its last finished epoch, with the
+ * Host → worker messages. `resume` continues a recorded run from its saved state (a stop's step or an epoch's end), with the
  * config recorded for it (so none is sent).
  */
 export type HostMessage =

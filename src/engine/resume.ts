@@ -17,13 +17,13 @@ import { stableNames, type Optimizer } from './optim';
 
 const OPTIMIZER = 'optimizer/';
 
-/** Saves the state after `point.epoch`, then removes the earlier one (and anything a crash left half-written). */
+/** Saves the state at `point`, then removes the earlier one (and anything a crash left half-written). */
 export async function saveResumeState(dbPath: string, s: { runId: number; point: ResumePoint; method: Method; optimizer: Optimizer }): Promise<void> {
   const optimizer = s.optimizer.exportState(stableNames(s.method));
   const tensors = new Map<string, tf.Tensor>(s.method.namedVariables());
   for (const [name, slot] of optimizer.slots) tensors.set(OPTIMIZER + name, slot);
   const methodState: MethodState = s.method.saveState?.() ?? {};
-  const dir = resumeStateFolder(dbPath, s.runId, s.point.epoch);
+  const dir = resumeStateFolder(dbPath, s.runId, s.point);
   await saveCheckpoint(dir, tensors, { format: RESUME_FORMAT, runId: s.runId, ...s.point, optimizerStep: optimizer.step, methodState });
   const root = resumeFolder(dbPath, s.runId);
   for (const name of readdirSync(root)) if (name !== basename(dir)) rmSync(join(root, name), { recursive: true, force: true });
@@ -46,5 +46,12 @@ export function loadResumeState(dir: string, method: Method, optimizer: Optimize
   } finally {
     tf.dispose(Object.values(tensors));
   }
-  return { epoch: Number(meta.epoch), step: Number(meta.step), configHash: String(meta.configHash) };
+  const partial = meta.partial as ResumePoint['partial'];
+  return {
+    epoch: Number(meta.epoch),
+    step: Number(meta.step),
+    configHash: String(meta.configHash),
+    ...(meta.stepsPerEpoch === undefined ? {} : { stepsPerEpoch: Number(meta.stepsPerEpoch) }),
+    ...(partial ? { partial: { lossSum: Number(partial.lossSum), seconds: Number(partial.seconds) } } : {}),
+  };
 }

@@ -37,7 +37,7 @@ export interface TrainOptions {
   /** Dataset override for tests (otherwise loaded from config.dataset). */
   dataset?: Dataset;
   /**
-   * Continue the run from its last finished epoch (the state saved at every epoch's end) instead of from
+   * Continue the run from where it stopped (the state saved at every epoch's end, and at a requested stop) instead of from
    * the start; `config` must be the run's recorded config. See checkResumable for what is refused.
    */
   resume?: boolean;
@@ -101,21 +101,37 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
-    if (resumed) log(`resumed from epoch ${resumed.epoch} (step ${resumed.step}); what the interrupted attempt recorded after it was removed`);
+    if (resumed)
+      log(
+        resumed.partial
+          ? `resumed in epoch ${resumed.epoch + 1} at step ${resumed.step} (${resumed.step - resumed.epoch * stepsPerEpoch} of its ${stepsPerEpoch} steps done); what the interrupted attempt recorded after it was removed`
+          : `resumed from epoch ${resumed.epoch} (step ${resumed.step}); what the interrupted attempt recorded after it was removed`,
+      );
     // An unlabeled image folder has no class names: nothing for kNN or a linear probe to score against.
     const labeled = data.classNames.length > 0;
     if (!labeled) log('the dataset has no labels: no kNN monitor or linear probe (the collapse indicator is still recorded)', 'warn');
 
+    const saveState = async (point: ResumePoint) => {
+      try {
+        await saveResumeState(o.dbPath, { runId, point, method: method!, optimizer: optimizer! });
+      } catch (e) {
+        log(`could not save the state to resume from at step ${point.step}: ${(e as Error).message}`, 'warn');
+      }
+    };
     const viewParams = [config.augment.view1, config.augment.view2];
     let step = resumed?.step ?? 0;
     let lastKnn = resumed?.lastKnn;
     let cancelled = false;
+    // Stopped mid-epoch: the interrupted epoch goes on from its next step, its earlier steps counted.
+    let partial = resumed?.partial;
+    const startStep = step;
     for (let epoch = (resumed?.epoch ?? 0) + 1; epoch <= config.epochs && !cancelled; epoch++) {
-      const t0 = Date.now();
+      const t0 = Date.now() - (partial?.seconds ?? 0) * 1000;
       const order = shuffledIndices(n, (config.seed * 1000003 + epoch) % 2147483647);
-      let lossSum = 0;
-      let stepsDone = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
+      let lossSum = partial?.lossSum ?? 0;
+      let stepsDone = step - (epoch - 1) * stepsPerEpoch;
+      partial = undefined;
+      for (let s = stepsDone; s < stepsPerEpoch; s++) {
         if (o.cancel.requested) {
           cancelled = true;
           break;
@@ -144,16 +160,20 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         await yieldToEventLoop();
       }
       const seconds = (Date.now() - t0) / 1000;
-      if (stepsDone > 0) {
-        const meanLoss = lossSum / stepsDone;
-        const now = Date.now();
-        await writer.steps([
-          { step: step - 1, epoch, name: 'epoch_loss', value: meanLoss, wallTime: now },
-          { step: step - 1, epoch, name: 'epoch_seconds', value: seconds, wallTime: now },
-        ]);
-        emit({ type: 'epoch', runId, epoch, meanLoss, seconds });
+      if (cancelled) {
+        // A stop mid-epoch saves the state there (if this attempt got further than the state it started
+        // from), so nothing done is lost. No summary for the incomplete epoch: its mean loss and time would
+        // read as a whole epoch's; the resumed attempt records it when the epoch is complete.
+        if (stepsDone > 0 && step > startStep) await saveState({ epoch: epoch - 1, step, configHash: hash, stepsPerEpoch, partial: { lossSum, seconds } });
+        break;
       }
-      if (cancelled) break;
+      const meanLoss = lossSum / stepsDone;
+      const now = Date.now();
+      await writer.steps([
+        { step: step - 1, epoch, name: 'epoch_loss', value: meanLoss, wallTime: now },
+        { step: step - 1, epoch, name: 'epoch_seconds', value: seconds, wallTime: now },
+      ]);
+      emit({ type: 'epoch', runId, epoch, meanLoss, seconds });
       const last = epoch === config.epochs;
       const every = (k: number) => (k > 0 && epoch % k === 0) || last;
       if (every(config.eval.knnEvery)) lastKnn = await evaluateEpoch(method, data, trainIdx, stats, config, epoch, hash, c);
@@ -164,11 +184,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         await writer.write(() => store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch }));
         emit({ type: 'checkpoint', runId, epoch, path: dir });
       }
-      try {
-        await saveResumeState(o.dbPath, { runId, point: { epoch, step, configHash: hash }, method, optimizer });
-      } catch (e) {
-        log(`could not save the state to resume from after epoch ${epoch}: ${(e as Error).message}`, 'warn');
-      }
+      await saveState({ epoch, step, configHash: hash, stepsPerEpoch });
     }
     if (cancelled) {
       await writer.write(() => store.finishRun(runId, 'cancelled'));
@@ -223,8 +239,10 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
  */
 async function restore(o: Ctx, dir: string, method: Method, optimizer: Optimizer, stepsPerEpoch: number): Promise<ResumePoint & { lastKnn?: number }> {
   const point = loadResumeState(dir, method, optimizer);
-  if (point.step !== point.epoch * stepsPerEpoch)
-    throw new Error(`the resume state is at step ${point.step} after epoch ${point.epoch}, but an epoch now has ${stepsPerEpoch} steps: the training data changed since; start the run again`);
+  const inEpoch = point.step - point.epoch * stepsPerEpoch;
+  const fits = (point.stepsPerEpoch ?? stepsPerEpoch) === stepsPerEpoch && (point.partial ? inEpoch > 0 && inEpoch < stepsPerEpoch : inEpoch === 0);
+  if (!fits)
+    throw new Error(`the resume state is at step ${point.step}, ${point.partial ? 'in' : 'after'} epoch ${point.partial ? point.epoch + 1 : point.epoch}, but an epoch now has ${stepsPerEpoch} steps: the training data changed since; start the run again`);
   removeArtifactFiles(o, await o.writer.write(() => o.store.discardAfter(o.runId, point)));
   const knn = (await o.store.getEvals(o.runId)).filter((e) => e.protocol === 'knn');
   return { ...point, lastKnn: knn.at(-1)?.value };

@@ -34,7 +34,7 @@ async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number
   }
 }
 
-/** Continues a recorded run from its last finished epoch, with its recorded config; a refusal changes nothing. */
+/** Continues a recorded run from its saved state, with its recorded config; a refusal changes nothing. */
 async function resume(m: Extract<HostMessage, { type: 'resume' }>): Promise<number> {
   const store = await RunStore.open(m.dbPath);
   try {

@@ -69,16 +69,16 @@ export async function rerun(s: Services, node?: Target, nodes?: unknown): Promis
   return ids;
 }
 
-/** What a run may be resumed from, if it finished an epoch (its worker saves the state at every epoch's end). */
+/** What a run may be resumed from, if it saved a state (its worker saves one at every epoch's end and when stopped). */
 const RESUMABLE: readonly ShownStatus[] = ['cancelled', 'failed', 'crashed'];
 
 /**
- * Continues runs from their last finished epoch, with their recorded config. Like Rerun it works in
+ * Continues runs from where they were stopped (a crashed or failed one from its last finished epoch), with their recorded config. Like Rerun it works in
  * Restricted Mode: nothing is read from the workspace, and the settings that name executables come from
  * the user settings there.
  */
 export async function resumeRun(s: Services, node?: Target, nodes?: unknown): Promise<number[]> {
-  const runs = await targets(s, node, nodes, { placeholder: 'Run to continue from its last finished epoch', filter: (v) => RESUMABLE.includes(v.status), none: 'No cancelled, failed or crashed run to resume.' });
+  const runs = await targets(s, node, nodes, { placeholder: 'Run to continue where it left off', filter: (v) => RESUMABLE.includes(v.status), none: 'No cancelled, failed or crashed run to resume.' });
   const ids: number[] = [];
   for (const v of runs) {
     try {

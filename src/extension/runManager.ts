@@ -56,7 +56,7 @@ export interface ActiveRun {
   readonly runId: number;
   readonly dbPath: string;
   readonly config: RunConfig;
-  /** Continues a recorded run from its last finished epoch (`resume`) rather than training a new one. */
+  /** Continues a recorded run from its saved state (`resume`) rather than training a new one. */
   readonly resume: boolean;
   phase: RunPhase;
   pid?: number;
@@ -163,7 +163,8 @@ export class RunManager {
   }
 
   /**
-   * Continues a cancelled, failed or crashed run from its last finished epoch, with its recorded config,
+   * Continues a cancelled run from where it was stopped, a failed or crashed one from its last finished
+   * epoch, with its recorded config,
    * when a slot is free. Throws (ResumeRefused) with the reason when it cannot be resumed. Unlike a new
    * run it is not recorded as queued: until its worker starts, the store keeps how it ended.
    */

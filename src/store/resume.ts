@@ -6,17 +6,25 @@ import type { RunRow } from './types';
 
 /**
  * A run's resume state: written by the training loop at the end of every epoch into
- * `<run folder>/resume/epoch-NNNN` (every variable, the optimizer's slots, the positions of the method's
- * random streams: see engine/resume.ts) and removed when the run completes. Each epoch's state is renamed
- * into place once complete, and the previous one removed only after that, so a crash at any moment leaves
- * one to resume from. This side reads only its description, so the extension and the CLI can check a
- * resume without loading TensorFlow.js.
+ * `<run folder>/resume/epoch-NNNN`, and when a stop is requested in the middle of an epoch into
+ * `<run folder>/resume/step-NNNNNNNN` (every variable, the optimizer's slots, the positions of the method's
+ * random streams: see engine/resume.ts); removed when the run completes. Each state is renamed into place
+ * once complete, and the previous one removed only after that, so a crash at any moment leaves one to
+ * resume from. This side reads only its description, so the extension and the CLI can check a resume
+ * without loading TensorFlow.js.
  */
 export interface ResumePoint {
-  /** The last epoch finished, and the steps done by then. */
+  /** The last epoch finished, and the steps done in all (more than that epoch's end when stopped mid-epoch). */
   epoch: number;
   step: number;
   configHash: string;
+  /** Steps per epoch when it was saved (absent in states saved before mid-epoch resume existed). */
+  stepsPerEpoch?: number;
+  /**
+   * Stopped in the middle of epoch `epoch + 1`: the sum of the losses of its steps done so far and the
+   * seconds they took, so the epoch's mean loss and time come out as if it had not been interrupted.
+   */
+  partial?: { lossSum: number; seconds: number };
 }
 
 export const RESUME_FORMAT = 'contrastive-lab-resume';
@@ -25,27 +33,46 @@ export function resumeFolder(dbPath: string, runId: number): string {
   return join(runFolder(dbPath, runId), 'resume');
 }
 
-/** Where the state after `epoch` goes. */
-export function resumeStateFolder(dbPath: string, runId: number, epoch: number): string {
-  return join(resumeFolder(dbPath, runId), `epoch-${String(epoch).padStart(4, '0')}`);
+/** Where the state at `point` goes: named by the epoch at an epoch's end, by the step in the middle of one. */
+export function resumeStateFolder(dbPath: string, runId: number, point: Pick<ResumePoint, 'epoch' | 'step' | 'partial'>): string {
+  const name = point.partial ? `step-${String(point.step).padStart(8, '0')}` : `epoch-${String(point.epoch).padStart(4, '0')}`;
+  return join(resumeFolder(dbPath, runId), name);
 }
 
 /** The newest complete resume state of the run (its folder and the point it continues from); undefined when there is none. */
 export function latestResumeState(dbPath: string, runId: number): { dir: string; point: ResumePoint } | undefined {
   const root = resumeFolder(dbPath, runId);
   if (!existsSync(root)) return undefined;
-  const epochs = readdirSync(root)
-    .filter((name) => /^epoch-\d+$/.test(name))
-    .sort((a, b) => Number(b.slice(6)) - Number(a.slice(6)));
-  for (const name of epochs) {
+  let latest: { dir: string; point: ResumePoint } | undefined;
+  // Folders being written have other names (see engine/checkpoint.ts), and one without model.json is not complete.
+  for (const name of readdirSync(root).filter((n) => /^(epoch|step)-\d+$/.test(n))) {
     const file = join(root, name, 'model.json');
     if (!existsSync(file)) continue;
-    const meta = JSON.parse(readFileSync(file, 'utf8')) as Partial<ResumePoint> & { format?: unknown };
-    if (meta.format !== RESUME_FORMAT || !Number.isInteger(meta.epoch) || !Number.isInteger(meta.step) || typeof meta.configHash !== 'string')
-      throw new Error(`${file} is not a Contrastive Lab resume state`);
-    return { dir: join(root, name), point: { epoch: meta.epoch!, step: meta.step!, configHash: meta.configHash } };
+    const point = readPoint(file);
+    if (!latest || point.step > latest.point.step) latest = { dir: join(root, name), point };
   }
-  return undefined;
+  return latest;
+}
+
+function readPoint(file: string): ResumePoint {
+  const meta = JSON.parse(readFileSync(file, 'utf8')) as Partial<ResumePoint> & { format?: unknown };
+  const partial = meta.partial as Partial<NonNullable<ResumePoint['partial']>> | undefined;
+  if (
+    meta.format !== RESUME_FORMAT ||
+    !Number.isInteger(meta.epoch) ||
+    !Number.isInteger(meta.step) ||
+    typeof meta.configHash !== 'string' ||
+    (meta.stepsPerEpoch !== undefined && !Number.isInteger(meta.stepsPerEpoch)) ||
+    (partial !== undefined && (typeof partial.lossSum !== 'number' || typeof partial.seconds !== 'number'))
+  )
+    throw new Error(`${file} is not a Contrastive Lab resume state`);
+  return {
+    epoch: meta.epoch!,
+    step: meta.step!,
+    configHash: meta.configHash,
+    ...(meta.stepsPerEpoch === undefined ? {} : { stepsPerEpoch: meta.stepsPerEpoch }),
+    ...(partial ? { partial: { lossSum: partial.lossSum!, seconds: partial.seconds! } } : {}),
+  };
 }
 
 /** A resume that cannot be done; nothing was changed. */
@@ -71,7 +98,7 @@ export async function checkResumable(store: RunStore, dbPath: string, runId: num
       // Records in epoch 2 or later mean epoch 1 finished, and so a state should have been saved.
       (run.lastEpoch ?? 0) > 1
         ? `run ${runId} has no resume state although it has records up to epoch ${run.lastEpoch}: it was recorded by a version of Contrastive Lab without resume, or its state folder ${resumeFolder(dbPath, runId)} was removed — start it again`
-        : `run ${runId} has no resume state: it stopped before finishing its first epoch — start it again`,
+        : `run ${runId} has no resume state: it ended in its first epoch without saving one (a stop saves one, a crash or a failure does not) — start it again`,
     );
   const from = state.point;
   if (from.configHash !== run.configHash)
