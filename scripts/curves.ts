@@ -5,7 +5,9 @@
  * completed run of exactly this config (the config hash: method defaults + dataset + epochs) is done, one
  * with a cancelled, failed or crashed run that has a resume state is resumed (`clab resume`), any other is
  * trained anew. Ctrl-C or SIGTERM is passed to the trainings, which record `cancelled` after their current
- * step and keep their last finished epoch's state for the next session.
+ * step and save their state there for the next session. One queue per database: its pid is in
+ * `<db>.logs/queue.pid` while it runs (`kill -TERM $(cat …/queue.pid)` stops it), and a second one refuses
+ * to start (it would start the next methods beside the first queue's trainings).
  *
  *   node --import tsx scripts/curves.ts --db runs.db [--methods mocov1,byol] [--dataset SPEC (fashion-mnist)] [--epochs 10]
  *        [--jobs 2] [--nice 5] [--dry-run]
@@ -13,15 +15,15 @@
  * Each training's output goes to `<db>.logs/<method>.log`; the table comes from scripts/knn-curves.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configHash, formatProblems, resolveConfig } from '../src/core/config';
 import { METHOD_IDS } from '../src/core/methods';
-import { checkResumable, ResumeRefused } from '../src/store/resume';
-import { liveStatus } from '../src/store/liveness';
+import { checkResumable, ResumeRefused, type ResumePoint } from '../src/store/resume';
+import { isProcessAlive, liveStatus } from '../src/store/liveness';
 import { RunStore } from '../src/store/store';
 import type { RunRow } from '../src/store/types';
 
@@ -29,10 +31,10 @@ export type CurveStep = { method: string; action: 'done' | 'running' | 'resume' 
 
 /**
  * What to do for each method, given the recorded runs, the config hash each method's curve must have and
- * which runs can be resumed now (pure: the tests give it made-up runs). A run's status is as seen from this
- * machine (a worker busy in a minute-long evaluation is alive, whatever its heartbeat says).
+ * where each run can be resumed from now, if it can (pure: the tests give it made-up runs). A run's status is
+ * as seen from this machine (a worker busy in a minute-long evaluation is alive, whatever its heartbeat says).
  */
-export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumable: (run: RunRow) => boolean, status: (run: RunRow) => RunRow['displayStatus'] = liveStatus): CurveStep[] {
+export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumeFrom: (run: RunRow) => ResumePoint | undefined, status: (run: RunRow) => RunRow['displayStatus'] = liveStatus): CurveStep[] {
   return methods.map((method) => {
     // Newest first, as the store lists them.
     const mine = runs.filter((r) => r.method === method && r.configHash === hashOf(method));
@@ -40,10 +42,37 @@ export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: s
     if (done) return { method, action: 'done', runId: done.id, why: `run ${done.id} completed` };
     const live = mine.find((r) => status(r) === 'running');
     if (live) return { method, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
-    const partial = mine.find(resumable);
-    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes after epoch ${partial.lastEpoch ?? 0}` };
+    const partial = mine.find((r) => resumeFrom(r));
+    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes ${where(resumeFrom(partial)!)}` };
     return { method, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
   });
+}
+
+function where(p: ResumePoint): string {
+  return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : `after epoch ${p.epoch}`;
+}
+
+/**
+ * Claims the database for this queue (`<logs>/queue.pid`); refuses while another live queue holds it.
+ * Returns the release, to call on exit.
+ */
+export function claimQueue(logs: string): () => void {
+  const file = join(logs, 'queue.pid');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' }); // fails if the file exists: two queues cannot both claim
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      const other = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isInteger(other) && other > 0 && isProcessAlive(other))
+        throw new Error(`another curve queue (pid ${other}) is running on this database; stop it first: kill -TERM ${other}`);
+      rmSync(file, { force: true }); // left by a queue that was killed
+    }
+  }
+  return () => {
+    if (existsSync(file) && Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+  };
 }
 
 function configFor(method: string, dataset: string, epochs: number) {
@@ -81,16 +110,15 @@ async function main(): Promise<void> {
   let plan: CurveStep[];
   try {
     const runs = await store.listRuns();
-    const canResume = new Set<number>();
+    const points = new Map<number, ResumePoint>();
     for (const r of runs) {
       try {
-        await checkResumable(store, db, r.id);
-        canResume.add(r.id);
+        points.set(r.id, (await checkResumable(store, db, r.id)).from);
       } catch (e) {
         if (!(e instanceof ResumeRefused)) throw e;
       }
     }
-    plan = planCurves(runs, methods, (m) => configHash(configs.get(m)!), (r) => canResume.has(r.id));
+    plan = planCurves(runs, methods, (m) => configHash(configs.get(m)!), (r) => points.get(r.id));
   } finally {
     await store.close();
   }
@@ -104,6 +132,9 @@ async function main(): Promise<void> {
   if (check.status !== 0) throw new Error(`dataset ${dataset}: ${check.stderr.trim() || `clab data inspect exited with ${check.status}`}`);
   const logs = `${db.replace(/\.[^./]+$/, '')}.logs`;
   mkdirSync(logs, { recursive: true });
+  const release = claimQueue(logs);
+  process.on('exit', release);
+  process.stdout.write(`${new Date().toISOString()} queue pid ${process.pid} (kill -TERM ${process.pid} stops it, resumable)\n`);
   const queue = plan.filter((s) => s.action === 'resume' || s.action === 'train');
   const children = new Set<ChildProcess>();
   let stopping = false;

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planCurves } from '../scripts/curves';
+import { claimQueue, planCurves } from '../scripts/curves';
 import type { RunRow } from '../src/store/types';
 
 let nextId = 1;
@@ -44,8 +44,11 @@ test('the curve queue: done, training now, resumed from its state, or trained an
   const stale = run('simsiam', 'h-simsiam', 'cancelled', 0); // stopped before its first epoch: no state
   const cancelled = run('instdisc', 'h-instdisc', 'cancelled', 2);
   const runs = [cancelled, stale, crashed, live, otherConfig, done].reverse(); // newest first, as listRuns
-  const resumable = new Set([crashed.id, cancelled.id]);
-  const plan = planCurves(runs, ['simclr', 'mocov1', 'mocov2', 'byol', 'simsiam', 'instdisc'], hashOf, (r) => resumable.has(r.id));
+  const points = new Map([
+    [crashed.id, { epoch: 3, step: 12, configHash: 'h-byol' }],
+    [cancelled.id, { epoch: 2, step: 9, configHash: 'h-instdisc', partial: { lossSum: 1, seconds: 1 } }],
+  ]);
+  const plan = planCurves(runs, ['simclr', 'mocov1', 'mocov2', 'byol', 'simsiam', 'instdisc'], hashOf, (r) => points.get(r.id));
   assert.deepEqual(
     plan.map((s) => [s.method, s.action, s.runId]),
     [
@@ -58,6 +61,30 @@ test('the curve queue: done, training now, resumed from its state, or trained an
     ],
   );
   assert.match(plan[4].why, new RegExp(`runs ${stale.id} cannot be resumed`));
+  assert.equal(plan[3].why, `run ${crashed.id} (crashed) resumes after epoch 3`);
+  assert.equal(plan[5].why, `run ${cancelled.id} (cancelled) resumes in epoch 3 at step 9`);
+});
+
+test('one curve queue per database: a second one is refused while the first lives; a dead one is taken over', () => {
+  const logs = mkdtempSync(join(tmpdir(), 'clab-queue-'));
+  try {
+    const release = claimQueue(logs);
+    assert.equal(readFileSync(join(logs, 'queue.pid'), 'utf8'), `${process.pid}\n`);
+    // Another live queue holds it (this test's parent process stands in for one).
+    writeFileSync(join(logs, 'queue.pid'), `${process.ppid}\n`);
+    assert.throws(() => claimQueue(logs), new RegExp(`another curve queue \\(pid ${process.ppid}\\) is running on this database; stop it first: kill -TERM ${process.ppid}`));
+    release(); // not ours any more: left alone
+    assert.equal(readFileSync(join(logs, 'queue.pid'), 'utf8'), `${process.ppid}\n`);
+    // A queue that was killed (no such process) left its file.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(logs, 'queue.pid'), `${dead.stdout}\n`);
+    const mine = claimQueue(logs);
+    assert.equal(readFileSync(join(logs, 'queue.pid'), 'utf8'), `${process.pid}\n`);
+    mine();
+    assert.equal(existsSync(join(logs, 'queue.pid')), false);
+  } finally {
+    rmSync(logs, { recursive: true, force: true });
+  }
 });
 
 test('curves --dry-run plans every method on an empty database; an unknown method or a missing dataset stops it with the reason', () => {
