@@ -164,6 +164,7 @@ describe('run manager with real workers', () => {
     await h.stepOf(runId, 2);
     await h.m.stop(dbPath, runId);
     assert.equal((await h.endOf(runId)).status, 'cancelled');
+    assert.ok(h.events.some((e) => e.event.type === 'stopping' && e.event.runId === runId), 'the worker did not answer Cancel');
     const store = await RunStore.open(dbPath);
     const stoppedAt = (await store.getMetrics(runId, { name: 'loss' })).length;
     // Only the newest state is kept: at an epoch's end, or at the step it was stopped at in the middle of one.
@@ -217,8 +218,45 @@ describe('run manager: workers that misbehave', () => {
     await h.m.stop(dbPath, runId);
     const end = await h.endOf(runId);
     assert.equal(end.status, 'cancelled');
-    assert.match(end.error ?? '', /did not stop within 0.3 s/);
+    assert.match(end.error ?? '', /the worker did not answer Cancel within 0.3 s and was killed/);
     assert.equal(h.forks[0].signalCode, 'SIGKILL');
+  });
+
+  // A worker that answers Cancel at once (as ours does when it reads the message) and then needs longer
+  // than the answer timeout to stop: an evaluation to finish, a state to save.
+  const answering = (name: string, stopAfterMs: number) =>
+    fake(
+      name,
+      `let id; process.on('message', (m) => {
+        if (m.type === 'start') id = m.runId;
+        if (m.type === 'cancel') { process.send({ type: 'stopping', runId: id }); if (${stopAfterMs} >= 0) setTimeout(() => process.exit(0), ${stopAfterMs}); }
+      }); setInterval(() => {}, 1000);`,
+    );
+
+  test('a worker that answers Cancel is given the time to stop, and killed only after the stopping timeout', async () => {
+    const dbPath = join(tmp, 'answering.db');
+    const slow = answering('slow-stopper', 1500);
+    const h = manager({ launch: () => ({ nodePath: process.execPath, workerPath: slow }), cancelTimeoutMs: 300, stoppingTimeoutMs: 20_000 });
+    toDispose.push(h.m);
+    const runId = await h.m.enqueue(tiny(), { dbPath });
+    await new Promise((r) => setTimeout(r, 300));
+    await h.m.stop(dbPath, runId);
+    const end = await h.endOf(runId);
+    assert.equal(end.status, 'cancelled');
+    assert.equal(end.error, undefined, 'killed although it answered');
+    assert.equal(h.forks[0].signalCode, null);
+    assert.ok(h.events.some((e) => e.event.type === 'stopping' && e.event.runId === runId));
+
+    const never = answering('never-stops', -1);
+    const h2 = manager({ launch: () => ({ nodePath: process.execPath, workerPath: never }), cancelTimeoutMs: 300, stoppingTimeoutMs: 800 });
+    toDispose.push(h2.m);
+    const stuck = await h2.m.enqueue(tiny(), { dbPath });
+    await new Promise((r) => setTimeout(r, 300));
+    await h2.m.stop(dbPath, stuck);
+    const end2 = await h2.endOf(stuck);
+    assert.equal(end2.status, 'cancelled');
+    assert.match(end2.error ?? '', /the worker did not stop within 0.8 s of answering Cancel and was killed/);
+    assert.equal(h2.forks[0].signalCode, 'SIGKILL');
   });
 
   test('a node path that does not exist fails the run with a message naming it', async () => {

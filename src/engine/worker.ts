@@ -12,6 +12,13 @@ import { runTraining } from './train';
 
 const cancel = { requested: false };
 let started = false;
+/** The run being trained, once known (a new run's id comes from the store). */
+let runId: number | undefined;
+
+function requestCancel(): void {
+  cancel.requested = true;
+  if (runId !== undefined) send({ type: 'stopping', runId });
+}
 
 function send(e: WorkerEvent): void {
   // The host may have gone away (window reload): the run goes on, recorded in the store.
@@ -26,7 +33,8 @@ async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number
   }
   const store = await RunStore.open(m.dbPath);
   try {
-    const runId = m.runId ?? (await store.createRun(config, { status: 'running' }));
+    runId = m.runId ?? (await store.createRun(config, { status: 'running' }));
+    if (cancel.requested) send({ type: 'stopping', runId });
     const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs });
     return outcome.status === 'failed' ? 1 : 0;
   } finally {
@@ -36,6 +44,7 @@ async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number
 
 /** Continues a recorded run from its saved state, with its recorded config; a refusal changes nothing. */
 async function resume(m: Extract<HostMessage, { type: 'resume' }>): Promise<number> {
+  runId = m.runId;
   const store = await RunStore.open(m.dbPath);
   try {
     const run = await store.getRun(m.runId);
@@ -59,13 +68,11 @@ if (!process.send) {
   process.exit(2);
 }
 
-process.on('SIGTERM', () => {
-  cancel.requested = true;
-});
+process.on('SIGTERM', requestCancel);
 process.on('message', (m: unknown) => {
   if (!isHostMessage(m)) return;
   if (m.type === 'cancel') {
-    cancel.requested = true;
+    requestCancel();
     return;
   }
   if (started) return;

@@ -34,8 +34,16 @@ export interface RunManagerOptions {
   /** Folders holding node_modules/@tensorflow/tfjs-node(-gpu), installed by Enable GPU Training. */
   extraModuleDirs(): string[];
   openStore?(dbPath: string): Promise<RunStore>;
-  /** After a Cancel, how long the worker may take to finish its step before it is killed. */
+  /**
+   * After a Cancel, how long the worker may take to answer that it is stopping before it is killed (at
+   * least three of its recent steps: a step runs to its end before the worker reads messages).
+   */
   cancelTimeoutMs?: number;
+  /**
+   * Once it answered, how long it may take to stop: it finishes its step, or the epoch's evaluation it is
+   * in (a minute and more on a large test split), and saves its state. Killed after that.
+   */
+  stoppingTimeoutMs?: number;
   /** Replaceable so tests can count (or refuse) spawns. */
   fork?: ForkFn;
 }
@@ -87,6 +95,13 @@ interface ManagedRun extends ActiveRun {
   cancelRequested: boolean;
   killedAfterTimeout: boolean;
   killTimer?: NodeJS.Timeout;
+  /** The worker answered Cancel (a `stopping` event). */
+  stoppingAcknowledged?: boolean;
+  /** The kill timer's delay, for the message if it fires. */
+  killAfterMs?: number;
+  /** When the last step event came, and the time between the last two of one epoch (for the kill timeout). */
+  lastStepAt?: number;
+  stepMs?: number;
   /** The error of a `failed` event, for a worker that could not record it (e.g. an invalid config). */
   failedError?: string;
   result?: { knn?: number; linear?: number };
@@ -263,9 +278,14 @@ export class RunManager {
         run.device = e.device;
         run.progress = { step: 0, totalSteps: e.totalSteps, epoch: 0, epochs: run.config.epochs };
         break;
-      case 'step':
+      case 'step': {
+        const now = Date.now();
+        // Within an epoch only: across one, the gap holds the evaluation too.
+        if (run.lastStepAt !== undefined && run.progress?.epoch === e.epoch) run.stepMs = now - run.lastStepAt;
+        run.lastStepAt = now;
         run.progress = { ...(run.progress ?? { totalSteps: 0, epochs: run.config.epochs }), step: e.step + 1, epoch: e.epoch, loss: e.loss, viewsPerSecond: e.viewsPerSecond };
         break;
+      }
       case 'eval':
         if (e.eval.protocol === 'knn') run.lastKnn = e.eval.value;
         break;
@@ -274,6 +294,13 @@ export class RunManager {
         break;
       case 'failed':
         run.failedError = e.error;
+        break;
+      case 'stopping':
+        // Responsive: give it the time to finish its step or evaluation and save its state.
+        if (run.cancelRequested && !run.stoppingAcknowledged) {
+          run.stoppingAcknowledged = true;
+          this.armKillTimer(run, this.opts.stoppingTimeoutMs ?? 10 * 60_000);
+        }
         break;
     }
     this.workerEvent.fire({ run, event: e });
@@ -294,7 +321,7 @@ export class RunManager {
         // The worker ended without recording the end: record it, with the best explanation we have.
         if (run.cancelRequested && !spawnError) {
           status = 'cancelled';
-          if (run.killedAfterTimeout) error = `the worker did not stop within ${this.cancelTimeoutMs / 1000} s of Cancel and was killed`;
+          if (run.killedAfterTimeout) error = run.stoppingAcknowledged ? `the worker did not stop within ${seconds(run.killAfterMs!)} s of answering Cancel and was killed` : `the worker did not answer Cancel within ${seconds(run.killAfterMs!)} s and was killed`;
         } else {
           const how = spawnError ?? (signal ? `the training worker was killed (${signal})` : `the training worker exited with code ${code}`);
           error = run.failedError ?? (printed.trim() ? `${how}:\n${printed.trim()}` : how);
@@ -325,8 +352,20 @@ export class RunManager {
     this.schedule();
   }
 
-  private get cancelTimeoutMs(): number {
-    return this.opts.cancelTimeoutMs ?? 15_000;
+  /** How long a worker may take to answer Cancel: the configured timeout, or three of its steps if longer. */
+  private cancelTimeoutFor(run: ManagedRun): number {
+    return Math.max(this.opts.cancelTimeoutMs ?? 15_000, 3 * (run.stepMs ?? 0));
+  }
+
+  private armKillTimer(run: ManagedRun, ms: number): void {
+    const child = run.child;
+    if (!child) return;
+    clearTimeout(run.killTimer);
+    run.killAfterMs = ms;
+    run.killTimer = setTimeout(() => {
+      run.killedAfterTimeout = true;
+      child.kill('SIGKILL');
+    }, ms);
   }
 
   private sendCancel(run: ManagedRun): void {
@@ -334,10 +373,7 @@ export class RunManager {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     if (child.connected) child.send({ type: 'cancel' } satisfies HostMessage, () => undefined);
     else child.kill('SIGTERM'); // the worker treats SIGTERM as Cancel too
-    run.killTimer = setTimeout(() => {
-      run.killedAfterTimeout = true;
-      child.kill('SIGKILL');
-    }, this.cancelTimeoutMs);
+    this.armKillTimer(run, this.cancelTimeoutFor(run));
   }
 
   /**
@@ -426,4 +462,9 @@ export class RunManager {
     this.stores.clear();
     await Promise.all(stores.map((s) => s.then((st) => st.close()).catch(() => undefined)));
   }
+}
+
+/** 0.3, 15, 600: two significant digits at most, for messages. */
+function seconds(ms: number): number {
+  return Number((ms / 1000).toPrecision(2));
 }
