@@ -112,6 +112,13 @@ describe('run dashboard', () => {
     assert.equal(values[2], emaSmooth(raw, 0.9)[step]!.toPrecision(5));
     const knn = await page.evaluate(() => (window as unknown as { __dashboard: { charts: { knn: { data: number[][] } } } }).__dashboard.charts.knn.data[1]);
     assert.deepEqual(knn.map((v) => Math.round(v)), [55, 63, 68]);
+    // Its axes: the run's 4 epochs (so the progress shows), and the accuracies padded, never past 0–100 %.
+    const [x0, x1, y0, y1] = await page.evaluate(() => {
+      const s = (window as unknown as { __dashboard: { charts: { knn: { scales: Record<string, { min: number; max: number }> } } } }).__dashboard.charts.knn.scales;
+      return [s.x.min, s.x.max, s.y.min, s.y.max];
+    });
+    assert.ok(x0 <= 1 && x1 >= 4 && x1 < 5, `kNN x axis ${x0}..${x1}`);
+    assert.ok(y0 >= 0 && y0 < 55 && y0 > 40 && y1 > 68 && y1 <= 100, `kNN y axis ${y0}..${y1}`);
 
     // Live: a fourth epoch lands in the store; the poll appends only the new points.
     await fx.store.recordStep(fx.runA, metricPoints(300, 400, fx.t0, 1));

@@ -118,7 +118,13 @@ function buildChart(): void {
   const xLabel = state.metric === 'loss' ? 'step' : 'epoch';
   chart = lineChart(
     byId('chart'),
-    { title: METRIC_LABEL[state.metric], xLabel, height: 260, series: runs.map((r, i) => ({ label: `#${r.id} ${r.name}`, color: runColor(i), width: 1.8, points: state.metric !== 'loss' })) },
+    {
+      title: METRIC_LABEL[state.metric],
+      xLabel,
+      height: 260,
+      ...(state.metric === 'knn' ? { xSpan: [1, Math.max(2, ...runs.map((r) => r.epochs))] as [number, number], wholeX: true, yBounds: [0, 100] as [number, number] } : {}),
+      ...(state.metric === 'epoch_loss' ? { wholeX: true } : {}),
+      series: runs.map((r, i) => ({ label: `#${r.id} ${r.name}`, color: runColor(i), width: 1.8, points: state.metric !== 'loss' })) },
     chartData(),
   );
   (window as unknown as { __compare: unknown }).__compare = { chart, maps };

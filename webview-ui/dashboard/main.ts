@@ -138,7 +138,7 @@ function buildCharts(): void {
       },
       [loss.x, loss.raw, loss.smoothed] as uPlot.AlignedData,
     ),
-    knn: lineChart(byId('knn-chart'), { title: 'kNN accuracy (%) per epoch', xLabel: 'epoch', series: [{ label: 'kNN top-1', color: runColor(2), points: true, format: (v) => (v === null ? '—' : `${v.toFixed(2)}%`) }] }, knnData()),
+    knn: lineChart(byId('knn-chart'), { title: 'kNN accuracy (%) per epoch', xLabel: 'epoch', xSpan: () => [1, Math.max(2, run?.epochs ?? 2)], wholeX: true, yBounds: [0, 100], series: [{ label: 'kNN top-1', color: runColor(2), points: true, format: (v) => (v === null ? '—' : `${v.toFixed(2)}%`) }] }, knnData()),
     lr: lineChart(
       byId('lr-chart'),
       { title: 'Learning rate', xLabel: AXIS_LABEL[state.xAxis], xFormat, log: state.logScale, series: [{ label: 'lr', color: runColor(1) }] },
@@ -247,7 +247,9 @@ function renderInfo(): void {
 
 function renderRun(r: RunSummary): void {
   const first = !run || run.id !== r.id;
+  const epochsChanged = run?.epochs !== r.epochs;
   run = r;
+  if (epochsChanged) scheduleDraw(); // the kNN chart's x axis spans the run's epochs
   if (first) {
     state = { ...state, runId: r.id };
     persist();

@@ -25,6 +25,28 @@ export interface LineChartOptions {
   height?: number;
   /** x values are times in seconds (wall-clock axis). */
   time?: boolean;
+  /**
+   * The x axis spans at least this (e.g. a run's epochs 1..10, so its progress shows), more if the data
+   * does; a function is read at every redraw.
+   */
+  xSpan?: [number, number] | (() => [number, number]);
+  /** x ticks at whole numbers only (epochs). */
+  wholeX?: boolean;
+  /** The y axis fits the data (padded) but never goes beyond these (e.g. 0–100 for a percentage). */
+  yBounds?: [number, number];
+}
+
+/** The data's range, padded by 8% of its span (±1 around a single value), clipped to `bounds`. */
+export function paddedRange(min: number | null, max: number | null, bounds: [number, number]): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return bounds;
+  const pad = max > min ? (max - min) * 0.08 : 1;
+  return [Math.max(bounds[0], min - pad), Math.min(bounds[1], max + pad)];
+}
+
+/** The data's range, widened to cover `span`. */
+export function spanRange(min: number | null, max: number | null, span: [number, number]): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return span;
+  return [Math.min(span[0], min), Math.max(span[1], max)];
 }
 
 function withAlpha(color: string, alpha: number): string {
@@ -49,8 +71,14 @@ export function lineChart(parent: HTMLElement, o: LineChartOptions, data: uPlot.
     title: o.title,
     width: Math.max(200, parent.clientWidth || 400),
     height: o.height ?? 220,
-    scales: { x: { time: o.time ?? false }, y: { distr: o.log ? 3 : 1 } },
-    axes: [{ ...axis(o.xLabel), values: o.xFormat ? (_u, vals) => vals.map((v) => o.xFormat!(v)) : undefined }, { ...axis(''), values: (_u, vals) => vals.map((v) => (v === null ? '' : tick(v))) }],
+    scales: {
+      x: { time: o.time ?? false, ...(o.xSpan ? { range: (_u, min, max) => spanRange(min, max, typeof o.xSpan === 'function' ? o.xSpan() : o.xSpan!) } : {}) },
+      y: { distr: o.log ? 3 : 1, ...(o.yBounds && !o.log ? { range: (_u, min, max) => paddedRange(min, max, o.yBounds!) } : {}) },
+    },
+    axes: [
+      { ...axis(o.xLabel), values: o.xFormat ? (_u, vals) => vals.map((v) => o.xFormat!(v)) : undefined, ...(o.wholeX ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] } : {}) },
+      { ...axis(''), values: (_u, vals) => vals.map((v) => (v === null ? '' : tick(v))) },
+    ],
     legend: { live: true },
     cursor: { drag: { x: true, y: false } },
     series: [
