@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configHash, formatProblems, resolveConfig } from '../src/core/config';
 import { METHOD_IDS } from '../src/core/methods';
-import { checkResumable, ResumeRefused, type ResumePoint } from '../src/store/resume';
+import { checkResumable, describeResumePoint, ResumeRefused, type ResumePoint } from '../src/store/resume';
 import { isProcessAlive, liveStatus } from '../src/store/liveness';
 import { RunStore } from '../src/store/store';
 import type { RunRow } from '../src/store/types';
@@ -43,13 +43,9 @@ export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: s
     const live = mine.find((r) => status(r) === 'running');
     if (live) return { method, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
     const partial = mine.find((r) => resumeFrom(r));
-    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes ${where(resumeFrom(partial)!)}` };
+    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes ${describeResumePoint(resumeFrom(partial)!)}` };
     return { method, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
   });
-}
-
-function where(p: ResumePoint): string {
-  return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : `after epoch ${p.epoch}`;
 }
 
 /**

@@ -200,6 +200,9 @@ test('clab resume continues a stopped run to completion with one final JSON line
   assert.equal(stopped.status, 'cancelled');
   await store.close();
 
+  // `clab show` says where it would continue.
+  assert.match(clab('show', String(runId), '--db', dbPath).stdout, new RegExp(`\\n  resume     clab resume ${runId} continues it in epoch 2 at step 5\\n`));
+  assert.deepEqual(JSON.parse(clab('show', String(runId), '--db', dbPath, '--json').stdout).resumeFrom, { epoch: 1, step: 5, midEpoch: true });
   const r = clab('resume', String(runId), '--db', dbPath, '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /resumed in epoch 2 at step 5 \(2 of its 3 steps done\)/);
@@ -213,6 +216,7 @@ test('clab resume continues a stopped run to completion with one final JSON line
   assert.equal((await reopened.getRun(runId))!.status, 'completed');
   await reopened.close();
 
+  assert.doesNotMatch(clab('show', String(runId), '--db', dbPath).stdout, /resume /, 'a completed run has nothing to resume');
   const again = clab('resume', String(runId), '--db', dbPath);
   assert.equal(again.code, 2);
   assert.match(again.stderr, new RegExp(`clab resume: run ${runId} is completed`));

@@ -1,4 +1,5 @@
 import { liveStatus } from '../store/liveness';
+import { checkResumable, describeResumePoint, ResumeRefused, type ResumePoint } from '../store/resume';
 import type { RunStore } from '../store/store';
 import type { RunRow } from '../store/types';
 
@@ -52,13 +53,16 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
     return 1;
   }
   const [evals, artifacts, embeddings, losses] = await Promise.all([store.getEvals(id), store.getArtifacts(id), store.listEmbeddings(id), store.getMetrics(id, { name: 'epoch_loss' })]);
+  const resume = ['cancelled', 'failed', 'crashed'].includes(liveStatus(run)) ? await resumeFrom(store, id) : undefined;
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...summary(run), config: run.config, versions: run.versions, evals, artifacts, embeddings, epochLoss: losses })}\n`);
+    const resumeFromPoint = resume && 'point' in resume ? { epoch: resume.point.epoch, step: resume.point.step, midEpoch: !!resume.point.partial } : null;
+    process.stdout.write(`${JSON.stringify({ ...summary(run), config: run.config, versions: run.versions, evals, artifacts, embeddings, epochLoss: losses, resumeFrom: resumeFromPoint })}\n`);
     return 0;
   }
   const out: string[] = [];
   out.push(`run ${run.id}: ${run.name}`);
   out.push(`  status     ${liveStatus(run)}${run.error ? ` — ${run.error}` : ''}`);
+  if (resume) out.push(`  resume     ${'point' in resume ? `clab resume ${id} continues it ${describeResumePoint(resume.point)}` : `not possible: ${resume.refused}`}`);
   out.push(`  method     ${run.method}   dataset ${run.dataset}   config ${run.configHash}`);
   out.push(`  backend    ${run.backend ?? '-'} (${run.device ?? '-'})   host ${run.host ?? '-'}`);
   out.push(`  created    ${when(run.createdAt)}   started ${when(run.startedAt)}   finished ${when(run.finishedAt)}`);
@@ -80,4 +84,14 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
   out.push('', `  config     ${JSON.stringify(run.config)}`);
   process.stdout.write(`${out.join('\n')}\n`);
   return 0;
+}
+
+/** Where a stopped run would resume from, or why it cannot. */
+async function resumeFrom(store: RunStore, id: number): Promise<{ point: ResumePoint } | { refused: string }> {
+  try {
+    return { point: (await checkResumable(store, store.path, id)).from };
+  } catch (e) {
+    if (e instanceof ResumeRefused) return { refused: e.message };
+    throw e;
+  }
 }

@@ -75,6 +75,11 @@ function readPoint(file: string): ResumePoint {
   };
 }
 
+/** Where a run resumes: "after epoch 3", or "in epoch 4 at step 812" when it was stopped in the middle of one. */
+export function describeResumePoint(p: ResumePoint): string {
+  return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : `after epoch ${p.epoch}`;
+}
+
 /** A resume that cannot be done; nothing was changed. */
 export class ResumeRefused extends Error {}
 
