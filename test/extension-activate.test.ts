@@ -223,6 +223,11 @@ describe('running from the editor', () => {
     await commands.executeCommand('contrastiveLab.stopRun', runId);
     assert.equal(await status, 'cancelled');
     assert.equal((await store.getRun(runId))!.status, 'cancelled');
+    // Hovering the stopped run: where Resume would continue it (stopped in epoch 1, after its first step).
+    await s.tree.refresh(true);
+    const stopped = runNodes().find((n) => n.view.row.id === runId)!;
+    const tip = (s.tree.resolveTreeItem(s.tree.getTreeItem(stopped), stopped).tooltip as { value: string }).value;
+    assert.match(tip, /Resume continues it in epoch 1 at step \d+\.$/);
     await store.close();
   });
 });

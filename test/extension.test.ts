@@ -356,6 +356,7 @@ describe('Runs view data from a real database', () => {
     assert.equal(describeRun(views[2]), 'SimCLR · fashion-mnist:…/fmnist');
     assert.equal(statusIcon('running').id, 'loading~spin');
     assert.match(tooltipMarkdown(views[2]), /NaN loss at step 3/);
+    assert.match(tooltipMarkdown(views[2], 'Resume continues it in epoch 2 at step 812.'), /\n\nResume continues it in epoch 2 at step 812\.$/);
     assert.match(tooltipMarkdown(views[3]), /temperature = 0\.5[\s\S]*wasm \(cpu\)[\s\S]*reference run/);
     assert.equal(contextValue(views[3], false), 'run ended completed starred');
 

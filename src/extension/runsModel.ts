@@ -137,8 +137,11 @@ export function describeRun(v: RunView): string {
 export const escapeMd = (s: string) => s.replace(/[\\`*_[\]<>|]/g, '\\$&');
 const when = (ms: number | null) => (ms === null ? undefined : new Date(ms).toLocaleString());
 
-/** The tooltip as Markdown: enough of the config to tell two runs apart without opening anything. */
-export function tooltipMarkdown(v: RunView): string {
+/**
+ * The tooltip as Markdown: enough of the config to tell two runs apart without opening anything, and
+ * for a stopped run where Resume would continue it (`resume`, read from its saved state on hover).
+ */
+export function tooltipMarkdown(v: RunView, resume?: string): string {
   const { row } = v;
   const c = row.config;
   const info = METHOD_INFO[row.method];
@@ -161,6 +164,7 @@ export function tooltipMarkdown(v: RunView): string {
     row.host ? `Host ${escapeMd(row.host)}${row.pid ? `, process ${row.pid}` : ''}` : undefined,
     v.status === 'running' && !v.live ? '_Started outside this window (the CLI, another window, or before a reload); Stop asks its worker to stop._' : undefined,
     row.error ? `\n**Error:** ${escapeMd(row.error.split('\n')[0])}` : undefined,
+    resume ? `\n${escapeMd(resume)}` : undefined,
     row.note ? `\n**Note:** ${escapeMd(row.note)}` : undefined,
   ];
   return lines.filter((l): l is string => l !== undefined).join('  \n');

@@ -19,6 +19,7 @@ import {
   type RunView,
 } from './runsModel';
 import { THIS_MACHINE } from '../store/liveness';
+import { describeResumePoint, latestResumeState } from '../store/resume';
 import type { StoreHolder } from './storeHolder';
 
 export type RunsNode = { kind: 'group'; group: RunGroup } | { kind: 'run'; view: RunView } | { kind: 'message'; text: string; command?: vscode.Command };
@@ -186,6 +187,20 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     return group && { kind: 'group', group };
   }
 
+  /** On hover: a stopped run's tooltip also says where Resume continues it (read from its saved state). */
+  resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
+    if (node.kind !== 'run' || !['cancelled', 'failed', 'crashed'].includes(node.view.status)) return item;
+    let resume: string;
+    try {
+      const state = latestResumeState(this.stores.path, node.view.row.id);
+      resume = state ? `Resume continues it ${describeResumePoint(state.point)}.` : 'No saved state to resume from: Rerun starts it again.';
+    } catch (e) {
+      resume = `Its saved state cannot be read: ${(e as Error).message}`;
+    }
+    item.tooltip = markdown(tooltipMarkdown(node.view, resume));
+    return item;
+  }
+
   getTreeItem(node: RunsNode): vscode.TreeItem {
     if (node.kind === 'message') {
       const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
@@ -204,9 +219,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const item = new vscode.TreeItem(view.row.starred ? `★ ${view.row.name}` : view.row.name, vscode.TreeItemCollapsibleState.None);
     item.id = `run:${view.row.id}`;
     item.description = describeRun(view);
-    const tooltip = new vscode.MarkdownString(tooltipMarkdown(view));
-    tooltip.supportThemeIcons = false;
-    item.tooltip = tooltip;
+    item.tooltip = markdown(tooltipMarkdown(view));
     const icon = statusIcon(view.status);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.contextValue = contextValue(view, this.hasLog(view.row.id));
@@ -225,4 +238,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     clearTimeout(this.redrawTimer);
     for (const d of this.subscriptions) d.dispose();
   }
+}
+
+function markdown(text: string): vscode.MarkdownString {
+  const md = new vscode.MarkdownString(text);
+  md.supportThemeIcons = false;
+  return md;
 }
