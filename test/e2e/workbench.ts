@@ -59,19 +59,22 @@ export class Workbench {
   async runCommand(title: string, timeoutMs = 15_000): Promise<void> {
     await this.closeQuickInput();
     const input = this.quickInput.locator('input').first();
-    // F1 again every 3 s: on a loaded machine a key pressed while a webview holds the focus can be lost
-    // on its way to the workbench (seen once: the palette never opened before "Developer: Reload Window").
+    // Open and type again every 3 s until it takes: on a loaded machine a key pressed while a webview holds
+    // the focus can be lost on its way to the workbench (seen once: the palette never opened), and the
+    // palette can close again as it opens when a webview takes the focus back (seen once: the input went
+    // inert, then hidden, before "Developer: Reload Window" was typed).
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await this.page.keyboard.press('F1');
       try {
-        await input.waitFor({ timeout: Math.max(1, Math.min(3_000, deadline - Date.now())) });
+        const wait = () => Math.max(1, Math.min(3_000, deadline - Date.now()));
+        await input.waitFor({ timeout: wait() });
+        await input.fill(`>${title}`, { timeout: wait() });
         break;
       } catch (e) {
         if (Date.now() >= deadline) throw e;
       }
     }
-    await input.fill(`>${title}`);
     const row = this.quickInput.locator('.quick-input-list .monaco-list-row').filter({ has: this.page.locator('.label-name', { hasText: title }) });
     await waitFor(
       `the command “${title}” in the command palette`,
