@@ -12,7 +12,10 @@
  *   node --import tsx scripts/curves.ts --db runs.db [--methods mocov1,byol] [--dataset SPEC (fashion-mnist)] [--epochs 10]
  *        [--jobs 2] [--nice 5] [--dry-run]
  *
- * Each training's output goes to `<db>.logs/<method>.log`; the table comes from scripts/knn-curves.ts.
+ * An entry of --methods may change the default config, for the experiments beside a default curve:
+ * `simsiam:optimizer.lr=0.06+optimizer.warmupEpochs=1` is SimSiam with those two `clab train --set`s (its
+ * own config hash, so its own curve). Each training's output goes to `<db>.logs/<entry>.log`; the table
+ * comes from scripts/knn-curves.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,31 +23,60 @@ import { setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { rawTrainConfig } from '../src/cli/train-args';
 import { configHash, formatProblems, resolveConfig } from '../src/core/config';
+import { deepMerge } from '../src/core/spec';
 import { METHOD_IDS } from '../src/core/methods';
 import { checkResumable, describeResumePoint, ResumeRefused, type ResumePoint } from '../src/store/resume';
 import { isProcessAlive, liveStatus } from '../src/store/liveness';
 import { RunStore } from '../src/store/store';
 import type { RunRow } from '../src/store/types';
 
-export type CurveStep = { method: string; action: 'done' | 'running' | 'resume' | 'train'; runId?: number; why: string };
+/** One curve to measure: a method's default config, or with `clab train --set`s (`method:key=value+key=value`). */
+export interface CurveEntry {
+  label: string;
+  method: string;
+  sets: string[];
+}
+
+export type CurveStep = { entry: CurveEntry; action: 'done' | 'running' | 'resume' | 'train'; runId?: number; why: string };
+
+/** Parses `--methods`: comma-separated entries, each a method id with optional `:k=v+k=v` overrides. */
+export function parseCurveEntries(spec: string): CurveEntry[] {
+  return spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((label) => {
+      const colon = label.indexOf(':');
+      const method = colon < 0 ? label : label.slice(0, colon);
+      const sets = colon < 0 ? [] : label.slice(colon + 1).split('+');
+      for (const s of sets) if (s.indexOf('=') <= 0) throw new Error(`--methods ${label}: each override is key.path=value, got '${s}'`);
+      return { label, method, sets };
+    });
+}
+
+/** A file name for an entry's log: the label with anything but letters, digits and `.=_-` as `_`. */
+export function logName(entry: CurveEntry): string {
+  return `${entry.label.replace(/[^A-Za-z0-9.=_-]+/g, '_')}.log`;
+}
 
 /**
  * What to do for each method, given the recorded runs, the config hash each method's curve must have and
  * where each run can be resumed from now, if it can (pure: the tests give it made-up runs). A run's status is
  * as seen from this machine (a worker busy in a minute-long evaluation is alive, whatever its heartbeat says).
  */
-export function planCurves(runs: RunRow[], methods: string[], hashOf: (method: string) => string, resumeFrom: (run: RunRow) => ResumePoint | undefined, status: (run: RunRow) => RunRow['displayStatus'] = liveStatus): CurveStep[] {
-  return methods.map((method) => {
+export function planCurves(runs: RunRow[], entries: CurveEntry[], hashOf: (entry: CurveEntry) => string, resumeFrom: (run: RunRow) => ResumePoint | undefined, status: (run: RunRow) => RunRow['displayStatus'] = liveStatus): CurveStep[] {
+  return entries.map((entry) => {
     // Newest first, as the store lists them.
-    const mine = runs.filter((r) => r.method === method && r.configHash === hashOf(method));
+    const mine = runs.filter((r) => r.method === entry.method && r.configHash === hashOf(entry));
     const done = mine.find((r) => r.status === 'completed');
-    if (done) return { method, action: 'done', runId: done.id, why: `run ${done.id} completed` };
+    if (done) return { entry, action: 'done', runId: done.id, why: `run ${done.id} completed` };
     const live = mine.find((r) => status(r) === 'running');
-    if (live) return { method, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
+    if (live) return { entry, action: 'running', runId: live.id, why: `run ${live.id} is training now` };
     const partial = mine.find((r) => resumeFrom(r));
-    if (partial) return { method, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes ${describeResumePoint(resumeFrom(partial)!)}` };
-    return { method, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
+    if (partial) return { entry, action: 'resume', runId: partial.id, why: `run ${partial.id} (${status(partial)}) resumes ${describeResumePoint(resumeFrom(partial)!)}` };
+    return { entry, action: 'train', why: mine.length ? `runs ${mine.map((r) => r.id).join(', ')} cannot be resumed` : 'no run yet' };
   });
 }
 
@@ -71,9 +103,12 @@ export function claimQueue(logs: string): () => void {
   };
 }
 
-function configFor(method: string, dataset: string, epochs: number) {
-  const { config, problems } = resolveConfig({ method, dataset, epochs, name: `${method} ${epochs}ep curve` });
-  if (!config) throw new Error(formatProblems(problems, `--methods ${method}`));
+function configFor(entry: CurveEntry, dataset: string, epochs: number) {
+  const name = `${entry.method} ${epochs}ep curve${entry.sets.length ? ` (${entry.sets.join(', ')})` : ''}`;
+  // The overrides exactly as `clab train --set` reads them (the queue passes them to it too).
+  const over = rawTrainConfig({ set: entry.sets });
+  const { config, problems } = resolveConfig(deepMerge({ method: entry.method, dataset, epochs, name } as Record<string, unknown>, over));
+  if (!config) throw new Error(formatProblems(problems, `--methods ${entry.label}`));
   return config;
 }
 
@@ -91,7 +126,7 @@ async function main(): Promise<void> {
   });
   if (!values.db) throw new Error('--db PATH is required');
   const db = resolve(values.db);
-  const methods = values.methods.split(',').filter(Boolean);
+  const entries = parseCurveEntries(values.methods);
   const epochs = Number(values.epochs);
   const jobs = Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs > 0)) throw new Error(`--jobs must be a positive integer; got ${values.jobs}`);
@@ -100,7 +135,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(niceness) && niceness >= -20 && niceness <= 19)) throw new Error(`--nice must be an integer from -20 to 19; got ${values.nice}`);
   // The dataset as the recorded configs hold it (an absolute folder), so hashes compare.
   const dataset = values.dataset.replace(/^([a-z0-9-]+):(?!\/)(.+)$/, (_m, kind: string, dir: string) => `${kind}:${resolve(dir)}`);
-  const configs = new Map(methods.map((m) => [m, configFor(m, dataset, epochs)]));
+  const configs = new Map(entries.map((e) => [e.label, configFor(e, dataset, epochs)]));
 
   const store = await RunStore.open(db);
   let plan: CurveStep[];
@@ -114,11 +149,11 @@ async function main(): Promise<void> {
         if (!(e instanceof ResumeRefused)) throw e;
       }
     }
-    plan = planCurves(runs, methods, (m) => configHash(configs.get(m)!), (r) => points.get(r.id));
+    plan = planCurves(runs, entries, (e) => configHash(configs.get(e.label)!), (r) => points.get(r.id));
   } finally {
     await store.close();
   }
-  for (const s of plan) process.stdout.write(`${s.method.padEnd(9)} ${s.action.padEnd(7)} ${s.why}\n`);
+  for (const s of plan) process.stdout.write(`${s.entry.label.padEnd(9)} ${s.action.padEnd(7)} ${s.why}\n`);
   if (values['dry-run']) return;
 
   const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -146,19 +181,20 @@ async function main(): Promise<void> {
       const args =
         s.action === 'resume'
           ? [cli, 'resume', String(s.runId), '--db', db, '--json']
-          : [cli, 'train', '--method', s.method, '--dataset', dataset, '--epochs', String(epochs), '--name', configs.get(s.method)!.name, '--db', db, '--json'];
-      const log = createWriteStream(join(logs, `${s.method}.log`), { flags: 'a' });
+          : [cli, 'train', '--method', s.entry.method, '--dataset', dataset, '--epochs', String(epochs), '--name', configs.get(s.entry.label)!.name, ...s.entry.sets.flatMap((x) => ['--set', x]), '--db', db, '--json'];
+      const logFile = join(logs, logName(s.entry));
+      const log = createWriteStream(logFile, { flags: 'a' });
       // An argument array, no shell.
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       if (child.pid) setPriority(child.pid, niceness);
       children.add(child);
       child.stdout.pipe(log, { end: false });
       child.stderr.pipe(log, { end: false });
-      process.stdout.write(`${new Date().toISOString()} ${s.method}: ${s.action} (log ${join(logs, `${s.method}.log`)})\n`);
+      process.stdout.write(`${new Date().toISOString()} ${s.entry.label}: ${s.action} (log ${logFile})\n`);
       child.on('close', (code) => {
         children.delete(child);
         log.end();
-        process.stdout.write(`${new Date().toISOString()} ${s.method}: exited with ${code}\n`);
+        process.stdout.write(`${new Date().toISOString()} ${s.entry.label}: exited with ${code}\n`);
         done();
       });
     });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimQueue, planCurves } from '../scripts/curves';
+import { claimQueue, logName, parseCurveEntries, planCurves } from '../scripts/curves';
 import type { RunRow } from '../src/store/types';
 
 let nextId = 1;
@@ -48,9 +48,9 @@ test('the curve queue: done, training now, resumed from its state, or trained an
     [crashed.id, { epoch: 3, step: 12, configHash: 'h-byol' }],
     [cancelled.id, { epoch: 2, step: 9, configHash: 'h-instdisc', partial: { lossSum: 1, seconds: 1 } }],
   ]);
-  const plan = planCurves(runs, ['simclr', 'mocov1', 'mocov2', 'byol', 'simsiam', 'instdisc'], hashOf, (r) => points.get(r.id));
+  const plan = planCurves(runs, parseCurveEntries('simclr,mocov1,mocov2,byol,simsiam,instdisc'), (e) => hashOf(e.method), (r) => points.get(r.id));
   assert.deepEqual(
-    plan.map((s) => [s.method, s.action, s.runId]),
+    plan.map((s) => [s.entry.method, s.action, s.runId]),
     [
       ['simclr', 'done', done.id],
       ['mocov1', 'train', undefined],
@@ -94,6 +94,13 @@ test('curves --dry-run plans every method on an empty database; an unknown metho
     const ok = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr,cpc', '--dry-run'], { encoding: 'utf8' });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /^simclr\s+train\s+no run yet\ncpc\s+train\s+no run yet\n$/);
+    // A variant beside the default curve: its own config, so its own plan line; wrong overrides name the entry.
+    const variant = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simsiam,simsiam:optimizer.lr=0.06+optimizer.warmupEpochs=1', '--dry-run'], { encoding: 'utf8' });
+    assert.equal(variant.status, 0, variant.stderr);
+    assert.match(variant.stdout, /^simsiam\s+train\s+no run yet\nsimsiam:optimizer\.lr=0\.06\+optimizer\.warmupEpochs=1 train\s+no run yet\n$/);
+    const negative = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simsiam:optimizer.lr=-1', '--dry-run'], { encoding: 'utf8' });
+    assert.equal(negative.status, 1);
+    assert.match(negative.stderr, /--methods simsiam:optimizer\.lr=-1: optimizer\.lr: must be > 0, got -1/);
     const bad = spawnSync(process.execPath, ['--import', 'tsx', script, '--db', join(dir, 'runs.db'), '--methods', 'simclr,swav', '--dry-run'], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--methods swav: method: must be one of simclr, .*got "swav"/);
@@ -106,4 +113,14 @@ test('curves --dry-run plans every method on an empty database; an unknown metho
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('curve entries: a method, or a method with clab train --set overrides joined by +; each with its own log file', () => {
+  assert.deepEqual(parseCurveEntries('byol, simsiam:optimizer.lr=0.06+params.predictorHidden=256,'), [
+    { label: 'byol', method: 'byol', sets: [] },
+    { label: 'simsiam:optimizer.lr=0.06+params.predictorHidden=256', method: 'simsiam', sets: ['optimizer.lr=0.06', 'params.predictorHidden=256'] },
+  ]);
+  assert.throws(() => parseCurveEntries('simsiam:optimizer.lr'), /--methods simsiam:optimizer\.lr: each override is key\.path=value, got 'optimizer\.lr'/);
+  assert.equal(logName(parseCurveEntries('byol')[0]), 'byol.log');
+  assert.equal(logName(parseCurveEntries('simsiam:optimizer.lr=0.06+optimizer.warmupEpochs=1')[0]), 'simsiam_optimizer.lr=0.06_optimizer.warmupEpochs=1.log');
 });
