@@ -43,3 +43,19 @@ test('the JSON schema offers the methods and per-method params', () => {
   assert.ok(s.properties.method.enum.includes('simclr'));
   assert.ok('temperature' in s.allOf[0].then.properties.params.properties);
 });
+
+test('config hashes of recorded runs do not change: every method default keeps its hash, and a field at its legacyValue is left out', () => {
+  // The hashes runs were recorded with (sessions 1–4). A new field without a legacyValue changes them, and
+  // then recorded runs no longer match their own config: they stop resuming and the curve queue retrains them.
+  const recorded: Record<string, string> = {
+    simclr: '8657b0a6fada', mocov1: '7cab17eff3f3', mocov2: '57673bc902ac', byol: 'd0ce2da75e7f', simsiam: 'e3305b77c36a', instdisc: 'b78a454dd101',
+    cpc: '0ce78888c717', cpcv2: '324ea84e5a47', dim: '29d7089f6896', cmc: '3bf097077281', pixpro: '0a0b0a85b57a',
+  };
+  for (const [method, hash] of Object.entries(recorded)) assert.equal(configHash(resolveConfig({ method }).config!), hash, `${method}: the default config's hash changed`);
+  // InstDisc's bankInit came later: "random" (what runs did before) hashes as if it were not there.
+  const withField = resolveConfig({ method: 'instdisc' }).config!;
+  assert.equal(withField.params.bankInit, 'random');
+  const { bankInit: _drop, ...paramsBefore } = withField.params;
+  assert.equal(configHash({ ...withField, params: paramsBefore }), configHash(withField));
+  assert.notEqual(configHash(resolveConfig({ method: 'instdisc', params: { bankInit: 'features' } }).config!), configHash(withField));
+});

@@ -374,6 +374,43 @@ test('InstDisc: each image’s memory row gets v ← normalise(½v + ½f); Z is 
   tf.dispose(batch.views);
 });
 
+test('InstDisc bankInit "features": before step 1 every image’s row is its normalised head output, in the row that image keeps', async () => {
+  const config = smallConfig('instdisc', { projector: { hidden: 32, out: 16 }, params: { bankInit: 'features' } });
+  const datasetSize = 40;
+  const images = tf.randomNormal([datasetSize, ...SHAPE], 0, 1, 'float32', 7) as tf.Tensor4D;
+  // A run on 24 of the 40 images (trainLimit): rows are given in the order prepare sees the images.
+  const trainIndices = Int32Array.from({ length: 24 }, (_, i) => (i * 7) % datasetSize);
+  const method = create({ ...config, trainLimit: 24 }, datasetSize);
+  const bank = (method as unknown as { memory: MemoryBank }).memory;
+  try {
+    await method.prepare!({
+      trainIndices,
+      mapTrain: async (fn) => {
+        const y = tf.tidy(() => fn(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D));
+        const values = (await y.data()) as Float32Array;
+        const dim = y.shape[1];
+        y.dispose();
+        return { values, dim };
+      },
+    });
+    const rows = bank.rowsFor(trainIndices); // the rows prepare gave them: a step would read these
+    const expected = tf.tidy(() => l2normalize(method.projection(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D)).arraySync());
+    const got = tf.tidy(() => tf.gather(bank.bank, tf.tensor1d(rows, 'int32')).arraySync() as number[][]);
+    assert.deepEqual([...rows].sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i), 'each image its own row');
+    const worst = Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected[i][j]))));
+    assert.ok(worst < 1e-5, `bank rows differ from the features by ${worst}`);
+    // The default leaves the random initial bank as it was.
+    const plain = create(smallConfig('instdisc', { projector: { hidden: 32, out: 16 } }), datasetSize);
+    const before = (plain as unknown as { memory: MemoryBank }).memory.bank.arraySync();
+    await plain.prepare!({ trainIndices, mapTrain: () => Promise.reject(new Error('the default bank must not be computed')) });
+    assert.deepEqual((plain as unknown as { memory: MemoryBank }).memory.bank.arraySync(), before);
+    plain.dispose();
+  } finally {
+    method.dispose();
+    images.dispose();
+  }
+});
+
 test('InstDisc softmax variant starts near log n (+ the spread of random scores)', () => {
   const config = smallConfig('instdisc', { projector: { hidden: 32, out: 128 } }); // softmax is the default
   const n = 200;
@@ -433,7 +470,7 @@ test('each method resolves with its paper defaults and overrides', () => {
   assert.deepEqual([c('byol').augment.view1.solarizeProb, c('byol').augment.view2.solarizeProb], [0, 0.2]);
   assert.deepEqual(c('simsiam').params, { predictorHidden: 128, projectorLayers: 3 });
   assert.equal(c('simsiam').optimizer.name, 'sgd');
-  assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax' });
+  assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax', bankInit: 'random' });
   assert.equal(c('instdisc').projector.out, 128);
 });
 

@@ -55,6 +55,8 @@ const CASES: { name: string; over: Record<string, unknown> }[] = [
   { name: 'MoCo v2 (queue, EMA, SGD momentum)', over: { method: 'mocov2', params: { queueSize: 200 } } },
   // The memory bank, its rows given to images as they come (trainLimit), log Z, the NCE noise stream.
   { name: 'InstDisc (memory bank, NCE)', over: { method: 'instdisc', params: { loss: 'nce', noiseSamples: 64 } } },
+  // A bank filled from features before step 1: done once, not again over the resumed state.
+  { name: 'InstDisc (bank from features)', over: { method: 'instdisc', params: { bankInit: 'features' } } },
   // Data-parallel: the shard thread's replica must start from the resumed optimizer too.
   { name: 'SimCLR on 2 threads', over: { method: 'simclr', threads: 2 } },
 ];

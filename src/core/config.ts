@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { augmentProblems, augmentSpec, type AugmentParams } from './augment-spec';
 import { DATASET_SPEC_HINT, DATASET_SPEC_PATTERN } from './datasets';
 import { METHOD_IDS, METHOD_INFO } from './methods';
-import { defaultsOf, deepMerge, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
+import { defaultsOf, deepMerge, hashedConfig, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
 
 /** The side image folders are resized to when a config does not say (`imageSize`). */
 export const DEFAULT_IMAGE_SIZE = 32;
@@ -193,11 +193,12 @@ export function canonicalJson(v: unknown): string {
 
 /**
  * Short hash of everything that affects training (the name does not, nor the thread count: it changes
- * the speed, not the result). Recorded with every number.
+ * the speed, not the result), a field at its legacyValue left out (spec.ts). Recorded with every number.
  */
 export function configHash(c: RunConfig): string {
   const { name: _name, threads: _threads, ...rest } = c;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 12);
+  const hashed = METHOD_INFO[c.method] ? hashedConfig(configSpecFor(c.method), rest) : rest;
+  return createHash('sha256').update(canonicalJson(hashed)).digest('hex').slice(0, 12);
 }
 
 export function formatProblems(problems: ConfigProblem[], source = 'config'): string {

@@ -8,12 +8,22 @@
 
 export type FieldSpec =
   | NumberSpec
-  | { kind: 'string'; description: string; default?: string; pattern?: string; patternHint?: string }
-  | { kind: 'boolean'; description: string; default: boolean }
-  | { kind: 'enum'; description: string; values: readonly string[]; default?: string; valueDescriptions?: readonly string[] }
+  | ({ kind: 'string'; description: string; default?: string; pattern?: string; patternHint?: string } & Legacy<string>)
+  | ({ kind: 'boolean'; description: string; default: boolean } & Legacy<boolean>)
+  | ({ kind: 'enum'; description: string; values: readonly string[]; default?: string; valueDescriptions?: readonly string[] } & Legacy<string>)
   | ObjectSpec;
 
-export interface NumberSpec {
+/**
+ * For a field added after runs were recorded: the value that reproduces what training did before the
+ * field existed. A config holding it hashes as if the field were absent (see hashedConfig), so every run
+ * recorded before keeps its config hash: the curve queue still finds it, Rerun still matches it, and it
+ * still resumes. Every field added from now on needs one, unless it is meant to make old hashes stale.
+ */
+interface Legacy<T> {
+  legacyValue?: T;
+}
+
+export interface NumberSpec extends Legacy<number> {
   kind: 'number' | 'integer';
   description: string;
   default?: number;
@@ -93,6 +103,17 @@ export function validateAgainst(spec: FieldSpec, value: unknown, path: string, o
       }
     }
   }
+}
+
+/** `value` without the fields that hold their legacyValue: what the config hash is computed over. */
+export function hashedConfig(spec: ObjectSpec, value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const f = spec.fields[key];
+    if (f?.kind === 'object' && v && typeof v === 'object' && !Array.isArray(v)) out[key] = hashedConfig(f, v as Record<string, unknown>);
+    else if (!(f && f.kind !== 'object' && f.legacyValue !== undefined && f.legacyValue === v)) out[key] = v;
+  }
+  return out;
 }
 
 /** The defaults of every field that has one, as a nested object. */

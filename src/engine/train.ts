@@ -98,6 +98,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     optimizer = createOptimizer(config.optimizer, vars);
     // Before the data-parallel threads start: their replicas copy rank 0's variables and optimizer.
     const resumed = resumeFrom ? await restore(c, resumeFrom, method, optimizer, stepsPerEpoch) : undefined;
+    if (!resumed) await method.prepare?.({ trainIndices: trainIdx, mapTrain: (fn) => mapSplit(train, trainIdx, stats, fn) });
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
     log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);

@@ -9,7 +9,7 @@ import { Mlp } from '../models/mlp';
 import { MemoryBank } from './shared/memory-bank';
 import { stopGradient } from './shared/stop-gradient';
 import { stateNumber, stateNumbers } from './shared/state';
-import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
+import type { Method, MethodContext, MethodDefinition, MethodState, PrepareData, TrainBatch } from './types';
 
 /**
  * InstDisc — "Unsupervised Feature Learning via Non-Parametric Instance Discrimination", Wu et al. 2018,
@@ -19,7 +19,8 @@ import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch }
  *   NCE: positive v_i (the image's own memory), m noise rows v_j, j ~ U(n \ {i});  Z ≈ n·E[exp(vᵀf/τ)]
  *     fixed from the first batch;  or the exact softmax over all n rows
  *   after the step: v_i ← normalise(0.5·v_i + 0.5·f_i)
- * One augmented view per image per step (view 1).
+ * One augmented view per image per step (view 1). The bank starts random (the official code) or, with
+ * bankInit "features" (an experiment, not the paper), as every training image's f under the untrained network.
  */
 class InstDisc implements Method {
   readonly encoder: Encoder;
@@ -30,6 +31,7 @@ class InstDisc implements Method {
   private readonly momentum: number;
   private readonly m: number;
   private readonly exactSoftmax: boolean;
+  private readonly bankInit: string;
   private readonly noiseRng: Rng;
   /** log Z, estimated on the first batch and then fixed; also a variable so checkpoints keep it. */
   private logZ?: number;
@@ -44,6 +46,7 @@ class InstDisc implements Method {
     this.momentum = Number(p.memoryMomentum);
     this.m = Number(p.noiseSamples);
     this.exactSoftmax = p.loss === 'softmax';
+    this.bankInit = String(p.bankInit ?? 'random');
     this.params = new ParamSet(config.seed);
     this.encoder = createEncoder(config.encoder.preset, ctx.inputShape[2], this.params);
     this.head = new Mlp(this.params, 'projector', [{ in: this.encoder.featureDim, out: config.projector.out, batchNorm: false, relu: false }]);
@@ -56,6 +59,13 @@ class InstDisc implements Method {
 
   trainableVariables(): tf.Variable[] {
     return this.params.trainable();
+  }
+
+  /** bankInit "features": v_i = normalise(fc(encoder(x_i))) of the unaugmented image, BN at its initial statistics (evaluation mode changes no running statistic). */
+  async prepare({ trainIndices, mapTrain }: PrepareData): Promise<void> {
+    if (this.bankInit !== 'features') return;
+    const { values } = await mapTrain((x) => l2normalize(this.head.apply(this.encoder.features(x, false), false)));
+    this.memory.fill(trainIndices, values);
   }
 
   loss({ views: [x], indices }: TrainBatch): tf.Scalar {

@@ -47,6 +47,12 @@ export interface Method {
   /** Every variable (trainable and state) by a stable name, for checkpoints. */
   namedVariables(): Map<string, tf.Variable>;
   /**
+   * Called once before the first step of a new run (not on resume: the saved state holds what it set),
+   * with a way to map the run's training images, unaugmented and normalised, through a function of the
+   * method's networks: e.g. InstDisc filling its memory bank with real features.
+   */
+  prepare?(data: PrepareData): Promise<void>;
+  /**
    * What the method keeps outside its variables that a resumed run needs to continue exactly: the
    * positions of the random streams it draws from step after step (noise samples, shuffles), which
    * memory-bank row each image got. Methods whose whole state is in namedVariables() leave both out.
@@ -58,6 +64,13 @@ export interface Method {
    */
   restoreState?(state: MethodState): void;
   dispose(): void;
+}
+
+export interface PrepareData {
+  /** The training-set indices of the images the run trains on, in the order `mapTrain` returns their rows. */
+  trainIndices: Int32Array;
+  /** `fn` over those images in batches: [trainIndices.length, dim] row-major. */
+  mapTrain(fn: (x: tf.Tensor4D) => tf.Tensor2D): Promise<{ values: Float32Array; dim: number }>;
 }
 
 /** A method's state outside its variables, as JSON (see Method.saveState). */

@@ -68,6 +68,13 @@ export class MemoryBank {
     this.used = images.length;
   }
 
+  /** Sets the rows of these training-set indices (assigning rows as rowsFor does) to `f`: [indices.length, d], normalised. */
+  fill(indices: Int32Array, f: Float32Array): void {
+    if (f.length !== indices.length * this.dim) throw new Error(`memory bank fill: ${f.length} values for ${indices.length} rows of ${this.dim}`);
+    const rows = this.rowsFor(indices);
+    tf.tidy(() => this.bank.assign(tf.tensorScatterUpdate(this.bank, tf.tensor2d(rows, [rows.length, 1], 'int32'), tf.tensor2d(f, [rows.length, this.dim]))));
+  }
+
   /** v_i ← normalise(m·v_i + (1 − m)·f_i) for the given rows; f: [B, d], already normalised. */
   update(rows: Int32Array, f: tf.Tensor2D, momentum: number): void {
     tf.tidy(() => {
