@@ -8,7 +8,8 @@
  *   node --import tsx scripts/knn-curves.ts --db runs.db [--runs 2,4,5] [--epochs 10]
  */
 import { parseArgs } from 'node:util';
-import { resolveConfig } from '../src/core/config';
+import { configSpecFor, resolveConfig } from '../src/core/config';
+import { hashedConfig } from '../src/core/spec';
 import { RunStore } from '../src/store/store';
 import type { RunRow } from '../src/store/types';
 import { configDiff } from '../src/webviews/data';
@@ -19,7 +20,9 @@ const { values } = parseArgs({ options: { db: { type: 'string' }, runs: { type: 
 export function methodCell(run: RunRow): string {
   const { config } = resolveConfig({ method: run.method, dataset: run.config.dataset, epochs: run.config.epochs, threads: run.config.threads });
   if (!config) return run.method;
-  const diff = configDiff([config as unknown as Record<string, unknown>, run.config as unknown as Record<string, unknown>]);
+  // As the config hash sees them: a field added later, at its legacyValue, counts as absent (a run recorded before it existed has none).
+  const spec = configSpecFor(run.method);
+  const diff = configDiff([hashedConfig(spec, config as unknown as Record<string, unknown>), hashedConfig(spec, run.config as unknown as Record<string, unknown>)]);
   return diff.length ? `${run.method} (${diff.map((d) => `${d.key}=${d.values[1]}`).join(', ')})` : run.method;
 }
 
