@@ -233,30 +233,28 @@ describe('run manager: workers that misbehave', () => {
       }); setInterval(() => {}, 1000);`,
     );
 
-  test('a worker that answers Cancel is given the time to stop, and killed only after the stopping timeout', async () => {
+  /** Starts a run on `workerPath`, stops it 300 ms later; the run's end, its worker process and the events seen. */
+  async function stopAnswering(workerPath: string, stoppingTimeoutMs: number) {
     const dbPath = join(tmp, 'answering.db');
-    const slow = answering('slow-stopper', 1500);
-    const h = manager({ launch: () => ({ nodePath: process.execPath, workerPath: slow }), cancelTimeoutMs: 300, stoppingTimeoutMs: 20_000 });
+    const h = manager({ launch: () => ({ nodePath: process.execPath, workerPath }), cancelTimeoutMs: 300, stoppingTimeoutMs });
     toDispose.push(h.m);
     const runId = await h.m.enqueue(tiny(), { dbPath });
     await new Promise((r) => setTimeout(r, 300));
     await h.m.stop(dbPath, runId);
-    const end = await h.endOf(runId);
-    assert.equal(end.status, 'cancelled');
-    assert.equal(end.error, undefined, 'killed although it answered');
-    assert.equal(h.forks[0].signalCode, null);
-    assert.ok(h.events.some((e) => e.event.type === 'stopping' && e.event.runId === runId));
+    return { runId, end: await h.endOf(runId), worker: h.forks[0], events: h.events };
+  }
 
-    const never = answering('never-stops', -1);
-    const h2 = manager({ launch: () => ({ nodePath: process.execPath, workerPath: never }), cancelTimeoutMs: 300, stoppingTimeoutMs: 800 });
-    toDispose.push(h2.m);
-    const stuck = await h2.m.enqueue(tiny(), { dbPath });
-    await new Promise((r) => setTimeout(r, 300));
-    await h2.m.stop(dbPath, stuck);
-    const end2 = await h2.endOf(stuck);
-    assert.equal(end2.status, 'cancelled');
-    assert.match(end2.error ?? '', /the worker did not stop within 0.8 s of answering Cancel and was killed/);
-    assert.equal(h2.forks[0].signalCode, 'SIGKILL');
+  test('a worker that answers Cancel is given the time to stop, and killed only after the stopping timeout', async () => {
+    const slow = await stopAnswering(answering('slow-stopper', 1500), 20_000);
+    assert.equal(slow.end.status, 'cancelled');
+    assert.equal(slow.end.error, undefined, 'killed although it answered');
+    assert.equal(slow.worker.signalCode, null);
+    assert.ok(slow.events.some((e) => e.event.type === 'stopping' && e.event.runId === slow.runId));
+
+    const stuck = await stopAnswering(answering('never-stops', -1), 800);
+    assert.equal(stuck.end.status, 'cancelled');
+    assert.match(stuck.end.error ?? '', /the worker did not stop within 0.8 s of answering Cancel and was killed/);
+    assert.equal(stuck.worker.signalCode, 'SIGKILL');
   });
 
   test('a node path that does not exist fails the run with a message naming it', async () => {
