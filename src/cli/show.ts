@@ -1,5 +1,5 @@
 import { liveStatus } from '../store/liveness';
-import { checkResumable, describeResumePoint, ResumeRefused, type ResumePoint } from '../store/resume';
+import { checkResumable, describeResumePoint, isResumableStatus, ResumeRefused, type ResumePoint } from '../store/resume';
 import type { RunStore } from '../store/store';
 import type { RunRow } from '../store/types';
 
@@ -53,7 +53,7 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
     return 1;
   }
   const [evals, artifacts, embeddings, losses] = await Promise.all([store.getEvals(id), store.getArtifacts(id), store.listEmbeddings(id), store.getMetrics(id, { name: 'epoch_loss' })]);
-  const resume = ['cancelled', 'failed', 'crashed'].includes(liveStatus(run)) ? await resumeFrom(store, id) : undefined;
+  const resume = isResumableStatus(liveStatus(run)) ? await resumeFrom(store, id) : undefined;
   if (json) {
     const resumeFromPoint = resume && 'point' in resume ? { epoch: resume.point.epoch, step: resume.point.step, midEpoch: !!resume.point.partial } : null;
     process.stdout.write(`${JSON.stringify({ ...summary(run), config: run.config, versions: run.versions, evals, artifacts, embeddings, epochLoss: losses, resumeFrom: resumeFromPoint })}\n`);

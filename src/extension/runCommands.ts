@@ -5,6 +5,7 @@ import { exportRun } from '../cli/export';
 import { runFolder } from '../store/store';
 import { configFileText, resolveOrThrow, suggestedFileName } from './newRunModel';
 import { describeRun, GROUP_BY, isLive, methodLabel, STATUS_LABEL, STATUS_ORDER, type GroupBy, type RunView, type ShownStatus } from './runsModel';
+import { isResumableStatus } from '../store/resume';
 import type { RunsNode } from './runsTree';
 import type { Services } from './services';
 
@@ -69,8 +70,6 @@ export async function rerun(s: Services, node?: Target, nodes?: unknown): Promis
   return ids;
 }
 
-/** What a run may be resumed from, if it saved a state (its worker saves one at every epoch's end and when stopped). */
-const RESUMABLE: readonly ShownStatus[] = ['cancelled', 'failed', 'crashed'];
 
 /**
  * Continues runs from where they were stopped (a crashed or failed one from its last finished epoch), with their recorded config. Like Rerun it works in
@@ -78,7 +77,7 @@ const RESUMABLE: readonly ShownStatus[] = ['cancelled', 'failed', 'crashed'];
  * the user settings there.
  */
 export async function resumeRun(s: Services, node?: Target, nodes?: unknown): Promise<number[]> {
-  const runs = await targets(s, node, nodes, { placeholder: 'Run to continue where it left off', filter: (v) => RESUMABLE.includes(v.status), none: 'No cancelled, failed or crashed run to resume.' });
+  const runs = await targets(s, node, nodes, { placeholder: 'Run to continue where it left off', filter: (v) => isResumableStatus(v.status), none: 'No cancelled, failed or crashed run to resume.' });
   const ids: number[] = [];
   for (const v of runs) {
     try {

@@ -19,7 +19,7 @@ import {
   type RunView,
 } from './runsModel';
 import { THIS_MACHINE } from '../store/liveness';
-import { describeResumePoint, latestResumeState } from '../store/resume';
+import { describeResumePoint, isResumableStatus, latestResumeState } from '../store/resume';
 import type { StoreHolder } from './storeHolder';
 
 export type RunsNode = { kind: 'group'; group: RunGroup } | { kind: 'run'; view: RunView } | { kind: 'message'; text: string; command?: vscode.Command };
@@ -189,7 +189,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 
   /** On hover: a stopped run's tooltip also says where Resume continues it (read from its saved state). */
   resolveTreeItem(item: vscode.TreeItem, node: RunsNode): vscode.TreeItem {
-    if (node.kind !== 'run' || !['cancelled', 'failed', 'crashed'].includes(node.view.status)) return item;
+    if (node.kind !== 'run' || !isResumableStatus(node.view.status)) return item;
     let resume: string;
     try {
       const state = latestResumeState(this.stores.path, node.view.row.id);

@@ -80,6 +80,11 @@ export function describeResumePoint(p: ResumePoint): string {
   return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : `after epoch ${p.epoch}`;
 }
 
+/** Statuses (as shown on this machine) of a run that may have a state to resume from. */
+export function isResumableStatus(status: string): boolean {
+  return status === 'cancelled' || status === 'failed' || status === 'crashed';
+}
+
 /** A resume that cannot be done; nothing was changed. */
 export class ResumeRefused extends Error {}
 
