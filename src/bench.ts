@@ -32,7 +32,7 @@ import { Rng } from './engine/data/rng';
 import { CONVNET_PRESETS } from './engine/models/encoder';
 import { METHOD_IDS } from './core/methods';
 import { methodDefinition } from './engine/methods';
-import { createOptimizer } from './engine/optim';
+import { methodOptimizer } from './engine/optim';
 import { DATA_PARALLEL_METHODS, startDataParallel } from './engine/parallel/data-parallel';
 import { makeViews, trainStep } from './engine/step';
 
@@ -89,7 +89,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
   const trainSize = Math.max(data.train.count, Number(values['train-size']));
   const method = methodDefinition(methodId).create({ config, inputShape: [28, 28, 1], trainSize, totalSteps: steps + warmup, rng: new Rng(0), inputStats: stats });
   const vars = method.trainableVariables();
-  const optimizer = createOptimizer(config.optimizer, vars);
+  const optimizer = methodOptimizer(config.optimizer, method);
   const parallel = await startDataParallel({ config, backend: info.backend, method, inputShape: [28, 28, 1], trainSize, totalSteps: steps + warmup, batchSize: batch });
   const rng = new Rng(1);
   const views = [config.augment.view1, config.augment.view2];

@@ -325,6 +325,38 @@ test('SimSiam: the encoder gradient equals the gradient with z held constant; lo
   tf.dispose(batch.views);
 });
 
+test('SimSiam fixPredictorLr: the predictor steps at optimizer.lr while the rest follows the schedule', () => {
+  const scheduled = 0.001;
+  for (const fix of [true, false]) {
+    // No momentum, no weight decay: each variable moves by exactly −rate·g.
+    const config = smallConfig('simsiam', { params: { predictorHidden: 8, fixPredictorLr: fix }, optimizer: { name: 'sgd', lr: 0.03, momentum: 0, weightDecay: 0 } });
+    const method = create(config);
+    const constant = method.constantLrVariables?.() ?? [];
+    const names = new Map([...method.namedVariables()].map(([n, v]) => [v, n]));
+    if (fix) {
+      assert.ok(constant.length > 0 && constant.every((v) => names.get(v)!.startsWith('predictor.')), 'the constant-rate variables are not the predictor');
+      const predictorVars = method.trainableVariables().filter((v) => names.get(v)!.startsWith('predictor.'));
+      assert.equal(constant.length, predictorVars.length, 'some predictor variable follows the schedule');
+    } else assert.equal(constant.length, 0);
+    const vars = method.trainableVariables();
+    const opt = createOptimizer(config.optimizer, vars, constant);
+    const batch = makeBatch(70);
+    const { value, grads } = tf.variableGrads(() => method.loss(batch), vars);
+    const before = new Map(vars.map((v) => [v, v.dataSync().slice()]));
+    opt.apply(grads, scheduled);
+    for (const v of vars) {
+      const rate = fix && names.get(v)!.startsWith('predictor.') ? 0.03 : scheduled;
+      const g = grads[v.name].dataSync();
+      const expected = before.get(v)!.map((w, i) => w - rate * g[i]);
+      assert.ok(maxAbsDiff(v.dataSync(), expected) < 1e-6, `${names.get(v)} (fixPredictorLr ${fix}) did not move by −${rate}·g`);
+    }
+    tf.dispose([value, grads]);
+    opt.dispose();
+    method.dispose();
+    tf.dispose(batch.views);
+  }
+});
+
 test('InstDisc: each image’s memory row gets v ← normalise(½v + ½f); Z is estimated once; NCE starts near its analytic value', () => {
   const m = 512;
   // d = 128 as in the paper: the analytic value below assumes scores with a small spread (σ² = 1/(dτ²)).
@@ -468,7 +500,7 @@ test('each method resolves with its paper defaults and overrides', () => {
   assert.equal(c('byol').projector.out, 256);
   assert.deepEqual([c('byol').augment.view1.blurProb, c('byol').augment.view2.blurProb], [1, 0.1]);
   assert.deepEqual([c('byol').augment.view1.solarizeProb, c('byol').augment.view2.solarizeProb], [0, 0.2]);
-  assert.deepEqual(c('simsiam').params, { predictorHidden: 128, projectorLayers: 3 });
+  assert.deepEqual(c('simsiam').params, { predictorHidden: 128, projectorLayers: 3, fixPredictorLr: false });
   assert.equal(c('simsiam').optimizer.name, 'sgd');
   assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax', bankInit: 'random' });
   assert.equal(c('instdisc').projector.out, 128);

@@ -53,11 +53,20 @@ function slot(v: tf.Variable): tf.Variable {
 abstract class SlottedOptimizer implements Optimizer {
   protected readonly slots: Record<string, Map<string, tf.Variable>> = {};
   protected updates = 0;
+  /** Names of the variables that ignore the schedule's `lr` and always get the base rate. */
+  private readonly constant: Set<string>;
   constructor(
     protected readonly vars: tf.Variable[],
+    protected readonly cfg: OptimizerConfig,
     slotNames: string[],
+    constantLr: tf.Variable[],
   ) {
     for (const s of slotNames) this.slots[s] = new Map(vars.map((v) => [v.name, slot(v)]));
+    this.constant = new Set(constantLr.map((v) => v.name));
+  }
+  /** The learning rate of `v` at a step whose scheduled rate is `lr`. */
+  protected rate(v: tf.Variable, lr: number): number {
+    return this.constant.has(v.name) ? this.cfg.lr : lr;
   }
   abstract apply(grads: tf.NamedTensorMap, lr: number): void;
   exportState(nameOf: (v: tf.Variable) => string): OptimizerState {
@@ -84,10 +93,11 @@ abstract class SlottedOptimizer implements Optimizer {
 class Sgd extends SlottedOptimizer {
   constructor(
     vars: tf.Variable[],
-    private readonly cfg: OptimizerConfig,
+    cfg: OptimizerConfig,
     private readonly lars: boolean,
+    constantLr: tf.Variable[],
   ) {
-    super(vars, ['velocity']);
+    super(vars, cfg, ['velocity'], constantLr);
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {
     this.updates++;
@@ -105,21 +115,18 @@ class Sgd extends SlottedOptimizer {
         }
         const buf = this.slots.velocity.get(v.name)!;
         buf.assign(tf.add(tf.mul(buf, this.cfg.momentum), g));
-        v.assign(tf.sub(v, tf.mul(buf, lr)));
+        v.assign(tf.sub(v, tf.mul(buf, this.rate(v, lr))));
       }
     });
   }
 }
 
 class AdamW extends SlottedOptimizer {
-  constructor(
-    vars: tf.Variable[],
-    private readonly cfg: OptimizerConfig,
-    private readonly beta1 = 0.9,
-    private readonly beta2 = 0.999,
-    private readonly eps = 1e-8,
-  ) {
-    super(vars, ['m', 'v']);
+  private readonly beta1 = 0.9;
+  private readonly beta2 = 0.999;
+  private readonly eps = 1e-8;
+  constructor(vars: tf.Variable[], cfg: OptimizerConfig, constantLr: tf.Variable[]) {
+    super(vars, cfg, ['m', 'v'], constantLr);
   }
   apply(grads: tf.NamedTensorMap, lr: number): void {
     const t = ++this.updates;
@@ -135,21 +142,30 @@ class AdamW extends SlottedOptimizer {
         v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
         let update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), this.eps));
         if (decays(p) && this.cfg.weightDecay > 0) update = tf.add(update, tf.mul(p, this.cfg.weightDecay));
-        p.assign(tf.sub(p, tf.mul(update, lr)));
+        p.assign(tf.sub(p, tf.mul(update, this.rate(p, lr))));
       }
     });
   }
 }
 
-export function createOptimizer(cfg: OptimizerConfig, vars: tf.Variable[]): Optimizer {
+/**
+ * The optimizer over `vars`. Those in `constantLr` (a subset) are updated with the base rate `cfg.lr` at
+ * every step, whatever rate the schedule passes to apply() (SimSiam's fixed predictor lr).
+ */
+export function createOptimizer(cfg: OptimizerConfig, vars: tf.Variable[], constantLr: tf.Variable[] = []): Optimizer {
   switch (cfg.name) {
     case 'sgd':
-      return new Sgd(vars, cfg, false);
+      return new Sgd(vars, cfg, false, constantLr);
     case 'lars':
-      return new Sgd(vars, cfg, true);
+      return new Sgd(vars, cfg, true, constantLr);
     case 'adam':
-      return new AdamW(vars, cfg);
+      return new AdamW(vars, cfg, constantLr);
   }
+}
+
+/** The optimizer of a method's trainable variables, with the ones it keeps at a constant rate. */
+export function methodOptimizer(cfg: OptimizerConfig, method: Method): Optimizer {
+  return createOptimizer(cfg, method.trainableVariables(), method.constantLrVariables?.() ?? []);
 }
 
 /** Learning rate at `step` (0-based): linear warmup to the peak, then cosine decay to 0 or constant. */

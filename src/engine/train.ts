@@ -18,7 +18,7 @@ import { knnAccuracy } from './eval/knn';
 import { linearProbeAccuracy } from './eval/linear';
 import { methodDefinition } from './methods';
 import type { Method, TrainBatch } from './methods/types';
-import { createOptimizer, learningRate, type Optimizer } from './optim';
+import { learningRate, methodOptimizer, type Optimizer } from './optim';
 import { startDataParallel, type DataParallel } from './parallel/data-parallel';
 import { loadResumeState, saveResumeState } from './resume';
 import { PatientWriter } from './patient-writer';
@@ -95,7 +95,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const inputShape: [number, number, number] = [train.height, train.width, train.channels];
     method = methodDefinition(config.method).create({ config, inputShape, trainSize: train.count, totalSteps, rng: rng.fork(1), inputStats: stats });
     const vars = method.trainableVariables();
-    optimizer = createOptimizer(config.optimizer, vars);
+    optimizer = methodOptimizer(config.optimizer, method);
     // Before the data-parallel threads start: their replicas copy rank 0's variables and optimizer.
     const resumed = resumeFrom ? await restore(c, resumeFrom, method, optimizer, stepsPerEpoch) : undefined;
     if (!resumed) await method.prepare?.({ trainIndices: trainIdx, mapTrain: (fn) => mapSplit(train, trainIdx, stats, fn) });

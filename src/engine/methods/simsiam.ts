@@ -43,6 +43,8 @@ class SimSiam implements Method {
   private readonly predictor: Mlp; // h
   /** The output BN's γ and β: held at 1 and 0 (affine=False), so not trained. */
   private readonly frozenAffine: Set<string>;
+  /** --fix-pred-lr: h keeps the base learning rate. */
+  private readonly fixPredictorLr: boolean;
 
   constructor(ctx: MethodContext) {
     const { config } = ctx;
@@ -54,10 +56,17 @@ class SimSiam implements Method {
     this.predictor = new Mlp(this.params, 'predictor', predictionBlocks(out, Number(config.params.predictorHidden)));
     const last = layers - 1;
     this.frozenAffine = new Set([`projector.${last}.bn.weight`, `projector.${last}.bn.bias`]);
+    this.fixPredictorLr = config.params.fixPredictorLr === true;
   }
 
   trainableVariables(): tf.Variable[] {
     return [...this.params.vars].filter(([name, v]) => v.trainable && !this.frozenAffine.has(name)).map(([, v]) => v);
+  }
+
+  /** The official code's `if fix_pred_lr and 'fix_lr' in param_group: param_group['lr'] = init_lr`: the predictor's parameters. */
+  constantLrVariables(): tf.Variable[] {
+    if (!this.fixPredictorLr) return [];
+    return [...this.params.vars].filter(([name, v]) => name.startsWith('predictor.') && v.trainable).map(([, v]) => v);
   }
 
   /** z = f(x): encoder and projection MLP, training mode. */

@@ -38,6 +38,11 @@ export interface Method {
   /** The network whose pooled features every evaluation uses. */
   readonly encoder: Encoder;
   trainableVariables(): tf.Variable[];
+  /**
+   * Trainable variables whose learning rate stays at optimizer.lr, outside warmup and decay (SimSiam's
+   * --fix-pred-lr). The rest follow the schedule.
+   */
+  constantLrVariables?(): tf.Variable[];
   /** The loss to minimise; runs under the gradient tape (training-mode BN). */
   loss(batch: TrainBatch): tf.Scalar;
   /** Non-gradient updates after the optimizer step: EMA targets, queues, memory banks. */

@@ -11,7 +11,7 @@ import { initBackend } from '../backend';
 import { Rng } from '../data/rng';
 import { methodDefinition } from '../methods';
 import type { TrainBatch } from '../methods/types';
-import { createOptimizer, stableNames } from '../optim';
+import { methodOptimizer, stableNames } from '../optim';
 import { CollectiveAborted, SabCollective } from './collective';
 import { CMD, CMD_F64, CODE, commandLayout, shardStep, type ShardInit } from './data-parallel';
 
@@ -26,7 +26,7 @@ async function main(init: ShardInit): Promise<void> {
   }
   if (init.methodState) method.restoreState?.(init.methodState);
   const vars = method.trainableVariables();
-  const optimizer = createOptimizer(config.optimizer, vars);
+  const optimizer = methodOptimizer(config.optimizer, method);
   if (init.optimizer) {
     // Slots are named `<slot>/<variable>` and shaped like their variable.
     const named = method.namedVariables();
