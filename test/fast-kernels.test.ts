@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../src/engine/wasm-kernels';
 import { registerFastKernels } from '../src/engine/fast-kernels';
-import { BatchNorm, ParamSet } from '../src/engine/models/layers';
+import { addBias, BatchNorm, LayerNorm, ParamSet } from '../src/engine/models/layers';
 
 before(async () => {
   setWasmPaths(require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace('package.json', 'dist/'));
@@ -189,6 +189,66 @@ test('BatchNorm custom gradient equals differentiating tf.batchNorm + tf.moments
         assert.ok(err < 1e-4, `${backend} ${shape} ${name}: relative error ${err}`);
       });
     }
+  }
+});
+
+/** dx, dγ, dβ of Σ LN(x)·r: the layer's own gradient, or (reference) tf.moments and broadcasting ops differentiated op by op. */
+function lnGrads(shape: number[], reference: boolean) {
+  return (): tf.Tensor[] => {
+    const c = shape[shape.length - 1];
+    const r = tf.tensor(values(shape, 7), shape);
+    const ps = new ParamSet(1);
+    const ln = new LayerNorm(ps, 'ln', c);
+    const f = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => {
+      if (!reference) return tf.sum(tf.mul(ln.apply(x), r));
+      const { mean, variance } = tf.moments(x, shape.slice(1).map((_, i) => i + 1), true);
+      return tf.sum(tf.mul(tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta), r));
+    };
+    const gamma = tf.tensor1d(values([c], 9));
+    const beta = tf.tensor1d(values([c], 10));
+    ln.gamma.assign(gamma);
+    ln.beta.assign(beta);
+    const x = bnInput(shape);
+    const out = reference
+      ? tf.grads(f)([x, gamma, beta])
+      : (() => {
+          const dx = tf.grad((xx: tf.Tensor) => f(xx, gamma, beta))(x);
+          const { value, grads } = tf.variableGrads(() => f(x, gamma, beta) as tf.Scalar, [ln.gamma, ln.beta]);
+          const kept = [dx, grads[ln.gamma.name], grads[ln.beta.name]].map((t) => tf.keep(t.clone()));
+          tf.dispose([value, grads]);
+          return kept;
+        })();
+    ps.dispose();
+    return out;
+  };
+}
+
+test('LayerNorm custom gradient equals differentiating its formula op by op (4-D and 2-D, cpu and wasm)', async () => {
+  for (const shape of [[4, 5, 6, 3], [3, 7, 7, 8], [16, 10]]) {
+    const want = await on('cpu', lnGrads(shape, true));
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const got = await on(backend, lnGrads(shape, false));
+      ['dx', 'dgamma', 'dbeta'].forEach((name, i) => {
+        const err = relErr(got[i], want[i]);
+        assert.ok(err < 1e-4, `${backend} ${shape} ${name}: relative error ${err}`);
+      });
+    }
+  }
+});
+
+test('addBias: value and gradients equal tf.add with broadcasting (cpu and wasm)', async () => {
+  const shape = [3, 4, 5, 6];
+  const run = (custom: boolean) => (): tf.Tensor[] => {
+    const x = tf.tensor(values(shape, 3), shape);
+    const b = tf.tensor1d(values([6], 4));
+    const r = tf.tensor(values(shape, 5), shape);
+    const f = (xx: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(custom ? addBias(xx, bb as tf.Tensor1D) : tf.add(xx, bb), r));
+    return [custom ? addBias(x, b) : tf.add(x, b), ...tf.grads(f)([x, b])];
+  };
+  const want = await on('cpu', run(false));
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const got = await on(backend, run(true));
+    ['value', 'dx', 'db'].forEach((name, i) => assert.ok(relErr(got[i], want[i]) < 1e-5, `${backend} ${name}: relative error ${relErr(got[i], want[i])}`));
   }
 });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncoderPreset } from '../../../core/config';
 import { CONVNET_PRESETS } from '../../models/encoder';
-import { BatchNorm, Conv2d, ParamSet } from '../../models/layers';
+import { BatchNorm, Conv2d, LayerNorm, ParamSet } from '../../models/layers';
 
 /**
  * The networks of CPC (arXiv 1807.03748) and CPC v2 (arXiv 1905.09272): the patch encoder g_enc and the
@@ -9,29 +9,11 @@ import { BatchNorm, Conv2d, ParamSet } from '../../models/layers';
  */
 
 /**
- * Layer normalisation (Ba et al. 2016) of each sample over all its positions and channels, with a
- * per-channel gain and bias. CPC v2 uses it in the patch encoder instead of batch norm: BN's batch
- * statistics couple the patches of an image (and of the batch), a channel the encoder can use to
- * "see" patches outside its receptive field and so solve CPC trivially.
- */
-export class LayerNorm {
-  readonly gamma: tf.Variable;
-  readonly beta: tf.Variable;
-  constructor(ps: ParamSet, name: string, readonly channels: number, readonly eps = 1e-5) {
-    this.gamma = ps.add(`${name}.weight`, tf.ones([channels]));
-    this.beta = ps.add(`${name}.bias`, tf.zeros([channels]));
-  }
-  apply(x: tf.Tensor4D): tf.Tensor4D {
-    const { mean, variance } = tf.moments(x, [1, 2, 3], true); // [N, 1, 1, 1] each
-    const xhat = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(xhat, this.gamma), this.beta) as tf.Tensor4D;
-  }
-}
-
-/**
  * g_enc applied to each patch: the 3×3 conv stack of an encoder preset (same widths and strides) with
  * batch norm (CPC) or layer norm (CPC v2) and ReLU, spatially mean-pooled to one vector per patch (the
- * papers mean-pool the ResNet's last feature map the same way).
+ * papers mean-pool the ResNet's last feature map the same way). CPC v2 uses layer norm because BN's batch
+ * statistics couple the patches of an image (and of the batch), a channel the encoder can use to "see"
+ * patches outside its receptive field and so solve CPC trivially.
  */
 export class PatchEncoder {
   readonly dim: number;
