@@ -6,6 +6,8 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../src/engine/wasm-kernels';
 import { registerFastKernels } from '../src/engine/fast-kernels';
 import { addBias, BatchNorm, LayerNorm, ParamSet } from '../src/engine/models/layers';
+import { dimJsdLoss } from '../src/engine/losses/dim';
+import { flushSubnormals, MIN_NORMAL_F32, withFlushedGradient } from '../src/engine/losses/subnormal';
 
 before(async () => {
   setWasmPaths(require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace('package.json', 'dist/'));
@@ -288,4 +290,43 @@ test('BatchNorm training step leaks no tensors', () => {
   assert.equal(tf.engine().backend.numDataIds(), data);
   x.dispose();
   ps.dispose();
+});
+
+const subnormals = (v: Float32Array) => v.filter((x) => x !== 0 && Math.abs(x) < MIN_NORMAL_F32).length;
+
+test('flushSubnormals zeroes only subnormal entries; withFlushedGradient is the identity with a flushed gradient (cpu and wasm)', async () => {
+  const input = [1e-40, -3e-39, 1e-37, 0, 1, -3, 2e-45];
+  const stored = Float32Array.from(input);
+  assert.equal(subnormals(stored), 3, 'the fixture lost its subnormals');
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const [flushed, value, grad] = await on(backend, () => {
+      const x = tf.tensor1d(stored);
+      const r = tf.tensor1d(Float32Array.from(input).reverse());
+      return [flushSubnormals(x), withFlushedGradient(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(withFlushedGradient(t), r)))(x)];
+    });
+    assert.deepEqual(Array.from(flushed), [0, 0, stored[2], 0, 1, -3, 0], `${backend}: flushed`);
+    assert.deepEqual(Array.from(value), Array.from(stored), `${backend}: the value changed`);
+    assert.equal(subnormals(grad), 0, `${backend}: the gradient kept subnormals`);
+    assert.deepEqual(Array.from(grad), Array.from(Float32Array.from(input).reverse()).map((x) => (Math.abs(x) < MIN_NORMAL_F32 ? 0 : x)), `${backend}: gradient`);
+  }
+});
+
+test('DIM JSD gradient: scores far below zero give subnormals op by op, none through the loss', () => {
+  // Negatives (a ≠ b) at −85: sigmoid(−85)·1/(N(N−1)P) ≈ 1.2e-37 · 0.028 ≈ 3e-39, the underflow seen in real DIM steps.
+  const n = 4;
+  const p = 3;
+  const values = Float32Array.from({ length: n * n * p }, (_, i) => (Math.floor(i / p) % (n + 1) === 0 ? 2 : -85));
+  const scores = tf.tensor3d(values, [n, n, p]);
+  const opByOp = (s: tf.Tensor3D) => {
+    const same = tf.reshape(tf.eye(n), [n, n, 1]);
+    const ePos = tf.div(tf.sum(tf.mul(same, tf.sub(Math.LN2, tf.softplus(tf.neg(s))))), n * p);
+    const eNeg = tf.div(tf.sum(tf.mul(tf.sub(1, same), tf.sub(tf.softplus(s), Math.LN2))), n * (n - 1) * p);
+    return tf.sub(eNeg, ePos) as tf.Scalar;
+  };
+  const raw = tf.grad(opByOp)(scores);
+  const flushed = tf.grad(dimJsdLoss)(scores);
+  assert.ok(subnormals(raw.dataSync() as Float32Array) > 0, 'the reference produced no subnormals: the test would prove nothing');
+  assert.equal(subnormals(flushed.dataSync() as Float32Array), 0);
+  assert.ok(Math.abs(opByOp(scores).dataSync()[0] - dimJsdLoss(scores).dataSync()[0]) < 1e-6, 'the loss value changed');
+  tf.dispose([scores, raw, flushed]);
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { logSumExpRows } from './softmax';
+import { withFlushedGradient } from './subnormal';
 
 /**
  * Deep InfoMax's mutual-information estimators (arXiv 1808.06670 §3.1), on discriminator scores
@@ -33,8 +34,9 @@ function samePairs(n: number): tf.Tensor3D {
  * −Î_JSD over the score tensor: E_P averages the N·P entries a = b, E_{P×P̃} the N(N−1)·P entries a ≠ b,
  * as the official code's masked means do.
  */
-export function dimJsdLoss(scores: tf.Tensor3D): tf.Scalar {
+export function dimJsdLoss(raw: tf.Tensor3D): tf.Scalar {
   return tf.tidy(() => {
+    const scores = withFlushedGradient(raw); // unbounded scores: sigmoid(T) · 1/(N²P) underflows
     const [n, , p] = scores.shape;
     const same = samePairs(n); // [N, N, 1]
     const ePos = tf.div(tf.sum(tf.mul(same, tf.sub(Math.LN2, tf.softplus(tf.neg(scores))))), n * p);
@@ -50,8 +52,9 @@ export function dimJsdLoss(scores: tf.Tensor3D): tf.Scalar {
  * The negatives of y_a are the same for all its p, so their log-sum-exp is taken once per a:
  * each term is softplus(lse_a − T(y_a, m_{a,p})).
  */
-export function dimInfoNceLoss(scores: tf.Tensor3D): tf.Scalar {
+export function dimInfoNceLoss(raw: tf.Tensor3D): tf.Scalar {
   return tf.tidy(() => {
+    const scores = withFlushedGradient(raw); // unbounded scores: softmax · 1/(NP) underflows
     const [n, , p] = scores.shape;
     const same = samePairs(n); // [N, N, 1]
     const positive = tf.sum(tf.mul(scores, same), 1); // [N, P]: T(y_a, m_{a,p})
