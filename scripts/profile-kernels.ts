@@ -10,7 +10,7 @@
  * `--train-size` sizes memory banks as for full Fashion-MNIST (60,000) although the images are the
  * built-in ones. `--shapes` prints every call of those kernels with its input shapes, attributes and CPU
  * ms; `--subnormals` counts the subnormal floats (0 < |x| < 2⁻¹²⁶) in their inputs, which wasm computes
- * with ~50× slower on x86 (see losses/subnormal.ts). Not a benchmark of the step (`npm run bench` is).
+ * with tens of times slower on x86 (see losses/subnormal.ts). Not a benchmark of the step (`npm run bench` is).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { resolve } from 'node:path';
