@@ -14,6 +14,7 @@ import { methodDefinition } from '../src/engine/methods';
 import type { Cpc, Direction } from '../src/engine/methods/cpc';
 import { reverseGradient } from '../src/engine/methods/dim';
 import type { MomentumCopy } from '../src/engine/methods/shared/ema';
+import type { MemoryBank } from '../src/engine/methods/shared/memory-bank';
 import { byolTau } from '../src/engine/methods/shared/ema';
 import { extractPatches, patchGrid } from '../src/engine/methods/shared/patches';
 import { frequencyBands, rgbToLab } from '../src/engine/methods/shared/view-split';
@@ -274,6 +275,46 @@ test('CMC with NCE: Z is estimated once per direction, and each view’s memory 
   opt.dispose();
   method.dispose();
   tf.dispose(batch.views);
+});
+
+test('CMC bankInit "features": before step 1 each view’s bank holds that view’s embedding of every training image, in the row the image keeps', async () => {
+  const shape: [number, number, number] = [12, 12, 1];
+  const datasetSize = 40;
+  const images = tf.randomNormal([datasetSize, ...shape], 0, 1, 'float32', 41) as tf.Tensor4D;
+  // A run on 24 of the 40 images (trainLimit), three frequency views: three banks, rows in prepare's order.
+  const trainIndices = Int32Array.from({ length: 24 }, (_, i) => (i * 7) % datasetSize);
+  const config = smallConfig('cmc', { trainLimit: 24, params: { numViews: 3, bankInit: 'features' } });
+  type WithBanks = Method & { embed(x: tf.Tensor4D, training: boolean): tf.Tensor2D[]; internals: { banks: MemoryBank[] } };
+  const method = create(config, shape, datasetSize) as WithBanks;
+  const mapTrain = async (fn: (x: tf.Tensor4D) => tf.Tensor2D) => {
+    const y = tf.tidy(() => fn(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D));
+    const values = (await y.data()) as Float32Array;
+    const dim = y.shape[1];
+    y.dispose();
+    return { values, dim };
+  };
+  try {
+    await method.prepare!({ trainIndices, mapTrain });
+    const expected = tf.tidy(() => method.embed(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D, false).map((z) => z.arraySync()));
+    assert.equal(method.internals.banks.length, 3);
+    method.internals.banks.forEach((bank, v) => {
+      const rows = bank.rowsFor(trainIndices); // the rows prepare gave them: a step reads these
+      assert.deepEqual([...rows].sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i), `view ${v}: each image its own row`);
+      const got = tf.tidy(() => tf.gather(bank.bank, tf.tensor1d(rows, 'int32')).arraySync() as number[][]);
+      const worst = Math.max(...got.flatMap((r, i) => r.map((x, j) => Math.abs(x - expected[v][i][j]))));
+      assert.ok(worst < 1e-5, `view ${v}: bank rows differ from its embeddings by ${worst}`);
+    });
+    // The default leaves the random banks as they were; in-batch negatives have no bank to fill.
+    const plain = create(smallConfig('cmc', { trainLimit: 24 }), shape, datasetSize) as WithBanks;
+    const before = plain.internals.banks.map((b) => b.bank.arraySync());
+    await plain.prepare!({ trainIndices, mapTrain: () => Promise.reject(new Error('the default banks must not be computed')) });
+    assert.deepEqual(plain.internals.banks.map((b) => b.bank.arraySync()), before);
+    plain.dispose();
+    assert.throws(() => create(smallConfig('cmc', { params: { contrast: 'in-batch', bankInit: 'features' } }), shape), /in-batch" has none/);
+  } finally {
+    method.dispose();
+    images.dispose();
+  }
 });
 
 test('CMC views: frequency bands sum to the image; Lab matches skimage on white and pure red; lab is refused on grayscale', () => {

@@ -1,5 +1,6 @@
 import { SIMCLR_AUGMENT, type AugmentParams } from '../augment-spec';
 import type { MethodInfo } from './index';
+import { bankInitField } from './memory-bank';
 
 /**
  * The official code's augmentation: RandomResizedCrop(scale 0.2–1) and a horizontal flip, then the Lab
@@ -50,6 +51,7 @@ export const cmc: MethodInfo = {
       temperature: { kind: 'number', description: 'Temperature τ (paper 0.07).', default: 0.07, gt: 0.001, max: 10 },
       memoryMomentum: { kind: 'number', description: 'Memory-bank momentum m (paper 0.5).', default: 0.5, min: 0, max: 1 },
       noiseSamples: { kind: 'integer', description: 'NCE: noise rows per anchor k (paper 16384).', default: 16384, min: 1, max: 1048576 },
+      bankInit: bankInitField('the official NCEAverage’s memory_l and memory_ab', 'each view’s normalised embedding of each unaugmented training image, BN at its initial statistics (softmax and nce contrasts; in-batch has no bank)'),
     },
   },
   views: [CMC_AUGMENT, CMC_AUGMENT],
@@ -61,5 +63,6 @@ export const cmc: MethodInfo = {
     'Each view has its own encoder of encoder.preset (as the paper’s ResNet-50 per view). Image-level representation (kNN, linear probe): the views’ pooled features concatenated (Σ of the encoders’ widths, 256-d for two small encoders), as the paper concatenates both halves; the collapse metric reads the concatenated embeddings.',
     'Contrast: exact softmax over the other view’s whole memory bank by default, like InstDisc here: with n ≤ 60000 rows every row is scored anyway, and NCE’s Z fixed from the random initial bank misbehaves at this scale (see InstDisc). `nce` (the paper’s) and `in-batch` remain available.',
     'One augmented image per step (view 1), split into the views; the loop’s view 2 is ignored. Default crop 0.2–1 + flip (the official code), no colour jitter.',
+    'bankInit "features" is not the paper’s: as for InstDisc, it tests whether the random positives of the first epoch (both banks start random, as the official code’s) are what holds CMC back at 10 epochs. It computes both banks from the unaugmented training images before step 1 (one pass over the training set) and is not redone on resume.',
   ],
 };

@@ -1,4 +1,5 @@
 import type { MethodInfo } from './index';
+import { bankInitField } from './memory-bank';
 import { MOCO_V1_AUGMENT } from './recipes';
 
 export const instdisc: MethodInfo = {
@@ -20,14 +21,7 @@ export const instdisc: MethodInfo = {
         valueDescriptions: ['cross-entropy over all n memory-bank entries', 'noise-contrastive estimation with m noise samples and a fixed Z estimated on the first batch'],
         default: 'softmax',
       },
-      bankInit: {
-        kind: 'enum',
-        description: 'The memory bank before the first step: random unit-scale rows (the official code), or every training image’s feature under the untrained network (not in the paper: an experiment on the first epoch, where random rows are every image’s positive).',
-        values: ['random', 'features'],
-        valueDescriptions: ['U(−s, s) with s = 1/√(d/3), as lemniscate’s NCEAverage', 'normalised head output of each unaugmented training image, BN at its initial statistics'],
-        default: 'random',
-        legacyValue: 'random',
-      },
+      bankInit: bankInitField('lemniscate’s NCEAverage', 'normalised head output of each unaugmented training image, BN at its initial statistics'),
     },
   },
   views: [MOCO_V1_AUGMENT, MOCO_V1_AUGMENT],

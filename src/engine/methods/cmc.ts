@@ -10,7 +10,7 @@ import { MemoryBank } from './shared/memory-bank';
 import { stopGradient } from './shared/stop-gradient';
 import { splitViews, viewChannels, type ViewSplit } from './shared/view-split';
 import { stateNumber, stateNumbers } from './shared/state';
-import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
+import type { Method, MethodContext, MethodDefinition, MethodState, PrepareData, TrainBatch } from './types';
 
 /** One view's network: its own encoder f_θi and a linear head to the d-dim embedding (the official fc + L2 norm). */
 interface ViewNetwork {
@@ -59,7 +59,9 @@ type Contrast = 'softmax' | 'nce' | 'in-batch';
  *     NCE with k noise rows, as the official code) or the other images of the batch
  *   L(V_i, V_j) = L^{V_i,V_j} + L^{V_j,V_i};  core view: Σ_j L(V_1, V_j);  full graph: Σ_{i<j} L(V_i, V_j)
  *   after the step: memory_i[image] ← normalise(m·memory_i[image] + (1 − m)·z_i)
- * One augmented image per step (view 1); the views are channels of it.
+ * One augmented image per step (view 1); the views are channels of it. The banks start random (the
+ * official code) or, with bankInit "features" (an experiment, not the paper), as every training image's
+ * z_i under the untrained networks.
  */
 class Cmc implements Method {
   readonly encoder: MultiViewEncoder;
@@ -70,6 +72,7 @@ class Cmc implements Method {
   private readonly t: number;
   private readonly momentum: number;
   private readonly noiseSamples: number;
+  private readonly bankInit: string;
   private readonly banks: MemoryBank[] = [];
   private readonly noiseRng: Rng;
   /** log Z of each NCE direction i→j, estimated on the first batch and then fixed (checkpointed as variables). */
@@ -95,6 +98,8 @@ class Cmc implements Method {
     this.t = Number(p.temperature);
     this.momentum = Number(p.memoryMomentum);
     this.noiseSamples = Number(p.noiseSamples);
+    this.bankInit = String(p.bankInit ?? 'random');
+    if (this.bankInit === 'features' && this.contrast === 'in-batch') throw new Error('params.bankInit "features" fills the memory banks, and params.contrast "in-batch" has none: use bankInit "random" or a softmax/nce contrast');
     const d = config.projector.out;
     this.networks = viewChannels(this.split, channels).map((c, v) => {
       const params = new ParamSet(config.seed * 16 + v);
@@ -114,6 +119,18 @@ class Cmc implements Method {
 
   trainableVariables(): tf.Variable[] {
     return this.networks.flatMap((n) => n.params.trainable());
+  }
+
+  /** bankInit "features": bank i's row of each image = z_i of the unaugmented image, BN at its initial statistics (evaluation mode changes no running statistic). */
+  async prepare({ trainIndices, mapTrain }: PrepareData): Promise<void> {
+    if (this.bankInit !== 'features') return;
+    const { values, dim } = await mapTrain((x) => tf.concat(this.embed(x, false), 1)); // [n, M·d]
+    const d = dim / this.banks.length;
+    this.banks.forEach((bank, v) => {
+      const rows = new Float32Array(trainIndices.length * d);
+      for (let r = 0; r < trainIndices.length; r++) rows.set(values.subarray(r * dim + v * d, r * dim + (v + 1) * d), r * d);
+      bank.fill(trainIndices, rows);
+    });
   }
 
   /** z_i = normalise(fc_i(f_θi(v_i))) for every view: [N, d] each. */
