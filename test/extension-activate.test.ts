@@ -114,7 +114,8 @@ describe('activation', () => {
 
 test('the built dist/extension.js activates, trains a run with dist/worker.js, and unregisters everything when disposed', () => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'vscode-stub', 'activate-bundle.ts')], { encoding: 'utf8', timeout: 240_000 });
-  assert.equal(r.status, 0, r.stderr);
+  // On failure, both streams: a hang (status null after the timeout) prints nothing on stderr.
+  assert.equal(r.status, 0, `status ${r.status} (${r.signal ?? 'no signal'}); stderr:\n${r.stderr}\nstdout:\n${r.stdout}`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { registered: string[]; runId: number; status: string; error?: string; left: number };
   assert.equal(out.registered.length, pkg.contributes.commands.length);
   assert.equal(out.runId, 1);

@@ -448,7 +448,7 @@ test('each new method resolves with its paper defaults and overrides', () => {
   assert.deepEqual([c('cpc').augment.view1.cropMinScale, c('cpc').augment.view1.jitterProb], [0.73, 0]);
   assert.deepEqual(c('dim').params, { alpha: 0, beta: 1, gamma: 0.1, estimator: 'jsd', units: 256 });
   assert.equal(c('dim').projector.out, 64);
-  assert.deepEqual(c('cmc').params, { views: 'auto', numViews: 2, lowPassSigma: 1.5, objective: 'full-graph', contrast: 'softmax', temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 16384 });
+  assert.deepEqual(c('cmc').params, { views: 'auto', numViews: 2, lowPassSigma: 1.5, objective: 'full-graph', contrast: 'softmax', temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 16384, bankInit: 'random' });
   assert.deepEqual([c('cmc').optimizer.name, c('cmc').optimizer.lr], ['sgd', 0.03]);
   assert.deepEqual(c('pixpro').params, { positiveRadius: 0.7, sharpness: 2, momentum: 0.99 });
   assert.deepEqual([c('pixpro').augment.view1.cropMinScale, c('pixpro').augment.view2.solarizeProb], [0.08, 0.2]);
