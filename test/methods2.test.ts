@@ -19,7 +19,7 @@ import type { Method, TrainBatch } from '../src/engine/methods/types';
 import { ParamSet } from '../src/engine/models/layers';
 import { Mlp, projectorBlocks } from '../src/engine/models/mlp';
 import { createOptimizer } from '../src/engine/optim';
-import { maxAbsDiff, snapshot, step } from './helpers/method-steps';
+import { mapImages, maxAbsDiff, snapshot, step } from './helpers/method-steps';
 
 before(async () => {
   await initBackend('wasm');
@@ -415,16 +415,7 @@ test('InstDisc bankInit "features": before step 1 every image’s row is its nor
   const method = create({ ...config, trainLimit: 24 }, datasetSize);
   const bank = (method as unknown as { memory: MemoryBank }).memory;
   try {
-    await method.prepare!({
-      trainIndices,
-      mapTrain: async (fn) => {
-        const y = tf.tidy(() => fn(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D));
-        const values = (await y.data()) as Float32Array;
-        const dim = y.shape[1];
-        y.dispose();
-        return { values, dim };
-      },
-    });
+    await method.prepare!({ trainIndices, mapTrain: mapImages(images, trainIndices) });
     const rows = bank.rowsFor(trainIndices); // the rows prepare gave them: a step would read these
     const expected = tf.tidy(() => l2normalize(method.projection(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D)).arraySync());
     const got = tf.tidy(() => tf.gather(bank.bank, tf.tensor1d(rows, 'int32')).arraySync() as number[][]);

@@ -20,7 +20,7 @@ import { extractPatches, patchGrid } from '../src/engine/methods/shared/patches'
 import { frequencyBands, rgbToLab } from '../src/engine/methods/shared/view-split';
 import type { Method, TrainBatch } from '../src/engine/methods/types';
 import { createOptimizer } from '../src/engine/optim';
-import { maxAbsDiff, step } from './helpers/method-steps';
+import { mapImages, maxAbsDiff, step } from './helpers/method-steps';
 
 before(async () => {
   await initBackend('wasm');
@@ -286,13 +286,7 @@ test('CMC bankInit "features": before step 1 each viewâ€™s bank holds that viewâ
   const config = smallConfig('cmc', { trainLimit: 24, params: { numViews: 3, bankInit: 'features' } });
   type WithBanks = Method & { embed(x: tf.Tensor4D, training: boolean): tf.Tensor2D[]; internals: { banks: MemoryBank[] } };
   const method = create(config, shape, datasetSize) as WithBanks;
-  const mapTrain = async (fn: (x: tf.Tensor4D) => tf.Tensor2D) => {
-    const y = tf.tidy(() => fn(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D));
-    const values = (await y.data()) as Float32Array;
-    const dim = y.shape[1];
-    y.dispose();
-    return { values, dim };
-  };
+  const mapTrain = mapImages(images, trainIndices);
   try {
     await method.prepare!({ trainIndices, mapTrain });
     const expected = tf.tidy(() => method.embed(tf.gather(images, tf.tensor1d(trainIndices, 'int32')) as tf.Tensor4D, false).map((z) => z.arraySync()));
