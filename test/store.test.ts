@@ -162,6 +162,18 @@ test('migrations: fresh file gets the latest version, reopening is idempotent', 
   assert.equal((await raw<{ user_version: number }>(file, 'PRAGMA user_version')).user_version, SCHEMA_VERSION);
 });
 
+test('connections opening one fresh file at once all open it (the editor, a worker and the CLI starting together)', async () => {
+  // Before the identity check read one snapshot, and before the WAL switch retried SQLITE_BUSY, about one
+  // round in four failed here: "…is not a Contrastive Lab database" or "database is locked".
+  for (let round = 0; round < 60; round++) {
+    const file = freshPath();
+    const opened = await Promise.allSettled([0, 1, 2, 3].map(() => RunStore.open(file)));
+    const errors = opened.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
+    for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
+    assert.deepEqual(errors, [], `round ${round}`);
+  }
+});
+
 test('a database from a newer version is refused and left untouched', async () => {
   const file = freshPath();
   await (await RunStore.open(file)).close();

@@ -34,7 +34,7 @@ import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, Ru
  */
 
 const BUSY_TIMEOUT_MS = 10_000;
-const BEGIN_RETRIES = 4;
+const BUSY_RETRIES = 4;
 
 export type { EmbeddingInfo };
 
@@ -47,6 +47,18 @@ export interface OpenOptions {
 
 /** The database stayed locked by another connection past the busy timeout and the retries (SQLITE_BUSY). */
 export const isDatabaseLocked = (e: unknown): boolean => codeOf(e) === 'SQLITE_BUSY';
+
+/** Runs `fn` again after 50, 100, 200, 400 ms while it fails with SQLITE_BUSY. */
+async function retryBusy<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (codeOf(e) !== 'SQLITE_BUSY' || attempt >= BUSY_RETRIES) throw e;
+      await sleep(50 * 2 ** attempt);
+    }
+  }
+}
 
 export class RunStore {
   private tail: Promise<unknown> = Promise.resolve();
@@ -70,7 +82,10 @@ export class RunStore {
       await exec(db, `PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS))}`);
       await store.checkIdentity();
       // Must precede any transaction; journal_mode waits for other connections through the busy timeout.
-      await exec(db, 'PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
+      // Switching a fresh file to WAL needs every other connection off it; while another is opening the same
+      // file at that moment SQLite answers SQLITE_BUSY at once, without waiting through the busy timeout.
+      await retryBusy(() => exec(db, 'PRAGMA journal_mode = WAL'));
+      await exec(db, 'PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
       await store.migrate();
       return store;
     } catch (e) {
@@ -83,10 +98,14 @@ export class RunStore {
   private async checkIdentity(): Promise<void> {
     let info: { app: number; version: number; tables: number };
     try {
-      const app = await get<{ application_id: number }>(this.db, 'PRAGMA application_id');
-      const ver = await get<{ user_version: number }>(this.db, 'PRAGMA user_version');
-      const tables = await get<{ n: number }>(this.db, "SELECT count(*) AS n FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
-      info = { app: app?.application_id ?? 0, version: ver?.user_version ?? 0, tables: tables?.n ?? 0 };
+      // One statement, so one snapshot: read apart, another process migrating the fresh file in between
+      // would show its tables without (yet) its application id, and the file would look like another app's.
+      const r = await get<{ app: number; version: number; tables: number }>(
+        this.db,
+        'SELECT (SELECT application_id FROM pragma_application_id) AS app, (SELECT user_version FROM pragma_user_version) AS version, ' +
+          "(SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%') AS tables",
+      );
+      info = { app: r?.app ?? 0, version: r?.version ?? 0, tables: r?.tables ?? 0 };
     } catch (e) {
       throw wrapOpenError(this.path, e);
     }
@@ -140,15 +159,8 @@ export class RunStore {
   }
 
   /** busy_timeout already waits up to 10 s for the write lock; a few retries cover a writer that holds it longer. */
-  private async begin(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await exec(this.db, 'BEGIN IMMEDIATE');
-      } catch (e) {
-        if (codeOf(e) !== 'SQLITE_BUSY' || attempt >= BEGIN_RETRIES) throw e;
-        await sleep(50 * 2 ** attempt);
-      }
-    }
+  private begin(): Promise<void> {
+    return retryBusy(() => exec(this.db, 'BEGIN IMMEDIATE'));
   }
 
   /** For the writes that only make sense on an existing run: a clear message instead of a foreign-key error. */

@@ -119,6 +119,8 @@ export function defineTests({ describe, it, before }: Bdd): void {
     it('Open Run Dashboard given a run id opens its panel', async function () {
       const registered = await vscode.commands.getCommands(true);
       if (!registered.includes('contrastiveLab.openDashboard')) return this.skip();
+      // Without a run id the command asks which run, and nobody answers in here.
+      assert.equal(typeof quickId, 'number', 'the New Run test gave a run id');
       await vscode.commands.executeCommand('contrastiveLab.openDashboard', quickId);
       const tabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
       await until('a “Dashboard: exthost: new run” tab', async () => tabs().includes('Dashboard: exthost: new run'), 30_000);
