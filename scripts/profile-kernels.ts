@@ -6,6 +6,11 @@
  *
  *   node --import tsx scripts/profile-kernels.ts --method dim [--steps 2] [--batch 256] [--train-size 60000]
  *        [--set key.path=value …] [--shapes Conv2D,BatchMatMul] [--subnormals BatchMatMul] [--backend wasm]
+ *   node --import tsx scripts/profile-kernels.ts --db runs.db --run 17 [--subnormals …]
+ *
+ * `--db/--run` profiles a recorded run's config from its latest resume state (its weights, optimizer slots
+ * and memory banks as trained), since a trained network's values, unlike the initial ones, can drift into
+ * subnormal floats.
  *
  * `--train-size` sizes memory banks as for full Fashion-MNIST (60,000) although the images are the
  * built-in ones. `--shapes` prints every call of those kernels with its input shapes, attributes and CPU
@@ -17,7 +22,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { rawTrainConfig } from '../src/cli/train-args';
-import { formatProblems, resolveConfig } from '../src/core/config';
+import { formatProblems, resolveConfig, type RunConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
 import { channelStats } from '../src/engine/batches';
 import { loadDataset } from '../src/engine/data/datasets';
@@ -25,7 +30,10 @@ import { Rng } from '../src/engine/data/rng';
 import { MIN_NORMAL_F32 } from '../src/engine/losses/subnormal';
 import { methodDefinition } from '../src/engine/methods';
 import { methodOptimizer } from '../src/engine/optim';
+import { loadResumeState } from '../src/engine/resume';
 import { makeViews, trainStep } from '../src/engine/step';
+import { latestResumeState, resumeFolder } from '../src/store/resume';
+import { RunStore } from '../src/store/store';
 
 export interface KernelTime {
   kernel: string;
@@ -44,6 +52,8 @@ export interface ProfileOptions {
   shapes?: string[];
   /** Kernels whose inputs are scanned for subnormal floats, reported through `report`. */
   subnormals?: string[];
+  /** A recorded config to profile instead of `method` and `sets`, and the resume state to start from. */
+  run?: { config: RunConfig; stateDir?: string };
   report?: (line: string) => void;
 }
 
@@ -70,12 +80,9 @@ type KernelArgs = { inputs: Record<string, tf.TensorInfo>; attrs?: Record<string
  */
 export async function profileKernels(o: ProfileOptions): Promise<{ stepCpuMs: number; stepWallMs: number; kernels: KernelTime[] }> {
   const steps = o.steps ?? 2;
-  const batch = o.batch ?? 256;
+  const batch = o.run?.config.batchSize ?? o.batch ?? 256;
   const report = o.report ?? (() => {});
-  const raw = rawTrainConfig({ method: o.method, set: o.sets ?? [] });
-  const resolved = resolveConfig({ batchSize: batch, ...raw });
-  if (!resolved.config) throw new Error(formatProblems(resolved.problems));
-  const config = resolved.config;
+  const config = o.run?.config ?? resolvedConfig(o.method, o.sets ?? [], batch);
   const backendName = tf.getBackend();
   const acc = new Map<string, { cpu: number; wall: number; n: number }>();
   const restore: (() => void)[] = [];
@@ -117,6 +124,7 @@ export async function profileKernels(o: ProfileOptions): Promise<{ stepCpuMs: nu
     const method = methodDefinition(config.method).create({ config, inputShape: [h, w, c], trainSize: o.trainSize ?? 60000, inputStats: stats, totalSteps: 100, rng: new Rng(0) });
     const vars = method.trainableVariables();
     const optimizer = methodOptimizer(config.optimizer, method);
+    if (o.run?.stateDir) loadResumeState(o.run.stateDir, method, optimizer);
     const rng = new Rng(1);
     let wall = 0;
     let cpu = 0;
@@ -143,6 +151,26 @@ export async function profileKernels(o: ProfileOptions): Promise<{ stepCpuMs: nu
   }
 }
 
+function resolvedConfig(method: string, sets: string[], batch: number): RunConfig {
+  const resolved = resolveConfig({ batchSize: batch, ...rawTrainConfig({ method, set: sets }) });
+  if (!resolved.config) throw new Error(formatProblems(resolved.problems));
+  return resolved.config;
+}
+
+/** The run's recorded config and its newest resume state; an error naming what is missing. */
+async function recordedRun(dbPath: string, runId: number): Promise<{ config: RunConfig; stateDir: string }> {
+  const store = await RunStore.open(dbPath);
+  try {
+    const row = await store.getRun(runId);
+    if (!row) throw new Error(`${dbPath} has no run ${runId}`);
+    const state = latestResumeState(dbPath, runId);
+    if (!state) throw new Error(`run ${runId} has no resume state in ${resumeFolder(dbPath, runId)} (it is saved at each epoch's end and when a run is stopped)`);
+    return { config: row.config, stateDir: state.dir };
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -155,8 +183,13 @@ async function main(): Promise<void> {
       subnormals: { type: 'string', default: '' },
       backend: { type: 'string', default: 'wasm' },
       top: { type: 'string', default: '25' },
+      db: { type: 'string' },
+      run: { type: 'string' },
     },
   });
+  if ((values.db === undefined) !== (values.run === undefined)) throw new Error('--db and --run go together: the database and the id of the run to profile');
+  if (values.run !== undefined && !/^[1-9]\d*$/.test(values.run)) throw new Error(`--run ${values.run}: a run id is a positive integer`);
+  const run = values.db !== undefined ? await recordedRun(values.db, Number(values.run)) : undefined;
   const list = (s: string) => s.split(',').filter(Boolean);
   await initBackend(values.backend as 'wasm');
   const r = await profileKernels({
@@ -167,10 +200,14 @@ async function main(): Promise<void> {
     trainSize: Number(values['train-size']),
     shapes: list(values.shapes),
     subnormals: list(values.subnormals),
+    run,
     report: (line) => console.log(line),
   });
+  const method = run?.config.method ?? values.method;
+  const batch = run?.config.batchSize ?? values.batch;
+  if (run) console.log(`run ${values.run}'s config, from ${run.stateDir}`);
   const kernelCpu = r.kernels.reduce((s, k) => s + k.cpuMs, 0);
-  console.log(`${values.method} on ${tf.getBackend()}, batch ${values.batch}: per step CPU ${r.stepCpuMs.toFixed(0)} ms (kernels ${kernelCpu.toFixed(0)}), wall ${r.stepWallMs.toFixed(0)} ms`);
+  console.log(`${method} on ${tf.getBackend()}, batch ${batch}: per step CPU ${r.stepCpuMs.toFixed(0)} ms (kernels ${kernelCpu.toFixed(0)}), wall ${r.stepWallMs.toFixed(0)} ms`);
   console.log(`${'kernel'.padEnd(26)} ${'CPU ms'.padStart(8)} ${'wall ms'.padStart(8)} ${'calls'.padStart(6)}`);
   for (const k of r.kernels.slice(0, Number(values.top)))
     console.log(`${k.kernel.padEnd(26)} ${k.cpuMs.toFixed(1).padStart(8)} ${k.wallMs.toFixed(1).padStart(8)} ${String(k.calls).padStart(6)}`);

@@ -1,7 +1,16 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
+import { Rng } from '../src/engine/data/rng';
+import { methodDefinition } from '../src/engine/methods';
+import { methodOptimizer } from '../src/engine/optim';
+import { saveResumeState } from '../src/engine/resume';
+import { latestResumeState } from '../src/store/resume';
 import { countSubnormals, profileKernels } from '../scripts/profile-kernels';
 
 before(async () => {
@@ -25,4 +34,23 @@ test('profileKernels times the kernels of real steps, reports shapes and subnorm
   const kernelCpu = r.kernels.reduce((s, k) => s + k.cpuMs, 0);
   assert.ok(kernelCpu <= r.stepCpuMs + 1, `kernels ${kernelCpu} ms > step ${r.stepCpuMs} ms`);
   for (const k of tf.getKernelsForBackend('wasm')) assert.equal(k.kernelFunc, before.get(k.kernelName), `${k.kernelName} is still wrapped`);
+});
+
+test('profileKernels given a recorded run starts from its resume state (weights as trained, not as initialised)', async () => {
+  const config = resolveConfig({ method: 'simclr', batchSize: 8, encoder: { preset: 'tiny' } }).config!;
+  const method = methodDefinition('simclr').create({ config, inputShape: [28, 28, 1], trainSize: 64, totalSteps: 10, rng: new Rng(0) });
+  const optimizer = methodOptimizer(config.optimizer, method);
+  // The first convolution's filter, every entry subnormal: a value no initialiser draws.
+  const [name, filter] = [...method.namedVariables()].find(([, v]) => v.shape.join() === '3,3,1,16')!;
+  filter.assign(tf.fill(filter.shape, 1e-39));
+  const dbPath = join(mkdtempSync(join(tmpdir(), 'clab-profile-')), 'runs.db');
+  await saveResumeState(dbPath, { runId: 3, point: { epoch: 1, step: 4, configHash: 'h' }, method, optimizer });
+  optimizer.dispose();
+  method.dispose();
+  const stateDir = latestResumeState(dbPath, 3)!.dir;
+
+  const lines: string[] = [];
+  await profileKernels({ method: 'ignored', run: { config, stateDir }, steps: 1, trainSize: 64, subnormals: ['Conv2D'], report: (l) => lines.push(l) });
+  const first = lines.find((l) => l.startsWith('Conv2D [[16,28,28,1],[3,3,1,16]]'));
+  assert.match(first ?? lines.join('\n'), / subnormal inputs 0\/12544 144\/144,/, `${name} was not loaded`);
 });
