@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -172,6 +172,45 @@ test('connections opening one fresh file at once all open it (the editor, a work
     for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
     assert.deepEqual(errors, [], `round ${round}`);
   }
+});
+
+// Another process that takes the write lock every 5 ms (busy timeout 0) and reports the longest stretch it could not.
+const LOCK_PROBE = `
+const { Database } = require('sqlite3');
+const db = new Database(process.argv[1]);
+let since, longest = 0, stop = false;
+process.on('message', () => { stop = true; process.send(since === undefined ? longest : Math.max(longest, Date.now() - since)); process.disconnect(); });
+const loop = () => db.exec('BEGIN IMMEDIATE; COMMIT', (err) => {
+  const now = Date.now();
+  if (err) since ??= now;
+  else if (since !== undefined) { longest = Math.max(longest, now - since); since = undefined; }
+  if (!stop) setTimeout(loop, 5); else db.close();
+});
+db.exec('PRAGMA busy_timeout = 0', () => { process.send('ready'); loop(); });
+`;
+
+test('a heartbeat does not hold the write lock through the synchronous work after it (a training step)', async () => {
+  const file = freshPath();
+  const store = await RunStore.open(file);
+  const id = await store.createRun(config(), { status: 'running' });
+  const probe = spawn(process.execPath, ['-e', LOCK_PROBE, file], { cwd: path.join(__dirname, '..'), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const messages: unknown[] = [];
+  probe.on('message', (m) => messages.push(m));
+  while (!messages.includes('ready')) await sleep(10);
+  await sleep(50);
+  // As in the training loop: the timer's beat starts while the loop yields between steps (its first
+  // statement goes to SQLite's thread), and the loop goes on to the next step without waiting for it.
+  const beat = store.heartbeat(id);
+  await new Promise((r) => setImmediate(r));
+  const busyUntil = Date.now() + 1500;
+  while (Date.now() < busyUntil); // the step: this thread computes synchronously for 1.5 s
+  await beat;
+  await sleep(50);
+  probe.send('stop');
+  while (messages.length < 2) await sleep(10);
+  await store.close();
+  // A BEGIN … COMMIT heartbeat kept the lock until the step ended: ~1,500 ms here.
+  assert.ok((messages[1] as number) < 500, `the other process could not write for ${String(messages[1])} ms`);
 });
 
 test('a database from a newer version is refused and left untouched', async () => {

@@ -199,8 +199,14 @@ export class RunStore {
     );
   }
 
+  /**
+   * One autocommit UPDATE rather than a BEGIN … COMMIT transaction: the training loop beats from a timer
+   * without waiting, and a transaction's later statements wait for this (JavaScript) thread, which the next
+   * training step keeps busy for seconds — so the write lock stayed held through whole steps, against every
+   * other process (a CPC worker held it nearly all the time, and other runs' writes waited 10–30 s).
+   */
   heartbeat(id: number): Promise<void> {
-    return this.write((db) => this.updateRun(db, id, 'heartbeat_at = ?', [Date.now()]));
+    return this.serial(() => retryBusy(() => this.updateRun(this.db, id, 'heartbeat_at = ?', [Date.now()])));
   }
 
   /** One step's metrics land together or not at all (a killed worker never leaves half a step). */
