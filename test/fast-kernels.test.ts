@@ -6,7 +6,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels } from '../src/engine/wasm-kernels';
 import { registerFastKernels } from '../src/engine/fast-kernels';
 import { addBias, BatchNorm, LayerNorm, ParamSet } from '../src/engine/models/layers';
+import { cpcOffsetLoss } from '../src/engine/losses/cpc';
 import { dimJsdLoss } from '../src/engine/losses/dim';
+import { softmaxCrossEntropy } from '../src/engine/losses/softmax';
 import { flushSubnormals, MIN_NORMAL_F32, withFlushedGradient } from '../src/engine/losses/subnormal';
 
 before(async () => {
@@ -329,4 +331,34 @@ test('DIM JSD gradient: scores far below zero give subnormals op by op, none thr
   assert.equal(subnormals(flushed.dataSync() as Float32Array), 0);
   assert.ok(Math.abs(opByOp(scores).dataSync()[0] - dimJsdLoss(scores).dataSync()[0]) < 1e-6, 'the loss value changed');
   tf.dispose([scores, raw, flushed]);
+});
+
+test('CPC’s InfoNCE: no subnormal of its score gradient reaches the products behind it, and the loss is unchanged', () => {
+  // One prediction (B 1, R 2, C 1, d 1, k 1) scoring its positive 2 and its negative −88: softmax(−90) ≈ 8e-40.
+  const preds = tf.tensor4d([1], [1, 1, 1, 1]);
+  const targets = tf.tensor4d([-88, 2], [1, 2, 1, 1]);
+  const seen: number[] = [];
+  const kernel = tf.getKernel('BatchMatMul', tf.getBackend())! as { kernelFunc: tf.KernelFunc };
+  const inner = kernel.kernelFunc;
+  kernel.kernelFunc = (args) => {
+    for (const t of Object.values(args.inputs)) seen.push(subnormals(tf.engine().backend.readSync(t!.dataId) as Float32Array));
+    return inner(args);
+  };
+  try {
+    const reference = (p: tf.Tensor, z: tf.Tensor) => softmaxCrossEntropy(tf.matMul(tf.reshape(p, [-1, 1]), tf.reshape(z, [-1, 1]), false, true), Int32Array.from([1]));
+    const [refLoss, refGrads] = [reference(preds, targets), tf.grads(reference)([preds, targets])];
+    assert.ok(seen.some((c) => c > 0), 'the reference produced no subnormals: the test would prove nothing');
+    // Every target as candidate (CPC v2), and sampled negatives (CPC's default): target row 0 only.
+    for (const negatives of [undefined, Int32Array.from([0])]) {
+      seen.length = 0;
+      const loss = (p: tf.Tensor, z: tf.Tensor) => cpcOffsetLoss(p as tf.Tensor4D, z as tf.Tensor4D, 1, negatives);
+      const grads = tf.grads(loss)([preds, targets]);
+      assert.ok(seen.length > 0, 'no product ran');
+      assert.deepEqual(seen, seen.map(() => 0), `subnormal inputs of the products (negatives ${negatives ? 'sampled' : 'all'})`);
+      assert.equal(loss(preds, targets).dataSync()[0], refLoss.dataSync()[0]);
+      grads.forEach((g, i) => assert.ok(Math.abs(tf.sum(g).dataSync()[0] - tf.sum(refGrads[i]).dataSync()[0]) < 1e-30, `gradient ${i}`));
+    }
+  } finally {
+    kernel.kernelFunc = inner;
+  }
 });
