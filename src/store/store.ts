@@ -81,9 +81,9 @@ export class RunStore {
     try {
       await exec(db, `PRAGMA busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? BUSY_TIMEOUT_MS))}`);
       await store.checkIdentity();
-      // Must precede any transaction; journal_mode waits for other connections through the busy timeout.
-      // Switching a fresh file to WAL needs every other connection off it; while another is opening the same
-      // file at that moment SQLite answers SQLITE_BUSY at once, without waiting through the busy timeout.
+      // Must precede any transaction. Switching a fresh file to WAL needs every other connection off it; while
+      // another is opening the same file at that moment SQLite can answer SQLITE_BUSY at once, without
+      // waiting through the busy timeout.
       await retryBusy(() => exec(db, 'PRAGMA journal_mode = WAL'));
       await exec(db, 'PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
       await store.migrate();
