@@ -392,6 +392,55 @@ test('PixPro: no gradient into the momentum encoder, which follows the EMA with 
   tf.dispose(batch.views);
 });
 
+test('PixPro + instance: the loss adds w·(−2·cos) of the pooled predictions and the momentum projections, both directions', () => {
+  const shape: [number, number, number] = [12, 12, 1];
+  const config = (w: number) => smallConfig('pixpro', { params: { instanceWeight: w } });
+  const [one, three] = [create(config(1), shape), create(config(3), shape)];
+  const batch = makeBatch(config(1), shape, 70);
+  type Head = { apply(x: tf.Tensor2D, training: boolean): tf.Tensor2D };
+  type Net = { encoder: { featureMap(x: tf.Tensor4D, training: boolean): tf.Tensor4D }; instanceProjector?: Head };
+  const { online, target, predictor } = (one as unknown as { internals: { online: Net; target: MomentumCopy<Net>; predictor?: Head } }).internals;
+  assert.ok(predictor && online.instanceProjector && target.net.instanceProjector, 'no instance branch with instanceWeight 1');
+  // By hand: per-pixel heads on the feature map's cells, averaged per image, then cosines in plain numbers.
+  const pooled = (net: Net, heads: Head[], x: tf.Tensor4D): number[][] =>
+    tf.tidy(() => {
+      const m = net.encoder.featureMap(x, true);
+      const [b, h, w, d] = m.shape;
+      let cells = tf.reshape(m, [b * h * w, d]) as tf.Tensor2D;
+      for (const head of heads) cells = head.apply(cells, true);
+      return tf.mean(tf.reshape(cells, [b, h * w, -1]), 1).arraySync() as number[][];
+    });
+  const cos = (a: number[], b: number[]) => {
+    const dot = a.reduce((s, x, i) => s + x * b[i], 0);
+    return dot / Math.hypot(...a) / Math.hypot(...b);
+  };
+  const meanCos = (p: number[][], z: number[][]) => p.reduce((s, row, i) => s + cos(row, z[i]), 0) / p.length;
+  const [v1, v2] = batch.views;
+  const p1 = pooled(online, [online.instanceProjector!, predictor!], v1);
+  const p2 = pooled(online, [online.instanceProjector!, predictor!], v2);
+  const z1 = pooled(target.net, [target.net.instanceProjector!], v1);
+  const z2 = pooled(target.net, [target.net.instanceProjector!], v2);
+  const instance = -2 * meanCos(p1, z2) - 2 * meanCos(p2, z1);
+  const loss = (m: Method) => tf.tidy(() => m.loss(batch).dataSync()[0]);
+  // Same seed, same initial weights: the two losses differ by (3 − 1)·instance.
+  assert.ok(Math.abs(loss(three) - loss(one) - 2 * instance) < 1e-4, `${loss(three) - loss(one)} vs ${2 * instance}`);
+  // The predictor is trained, the momentum instance projector gets no gradient and follows the EMA.
+  const targetVars = [...target.params.vars.entries()].filter(([n]) => n.startsWith('instance.')).map(([, v]) => v);
+  assert.ok(targetVars.length > 0, 'the instance projector has no momentum copy');
+  assert.ok(![...target.params.vars.keys()].some((n) => n.startsWith('instance.predictor')), 'the predictor has a momentum copy');
+  for (const v of targetVars) v.trainable = true;
+  const { value, grads } = tf.variableGrads(() => one.loss(batch), [...one.trainableVariables(), ...targetVars]);
+  for (const v of targetVars) v.trainable = false;
+  assert.equal(targetVars.filter((v) => grads[v.name]).length, 0, 'gradient reached the momentum instance projector');
+  const named = [...one.namedVariables().entries()];
+  const gradOf = (prefix: string) => named.filter(([n]) => n.startsWith(prefix)).some(([, v]) => grads[v.name] && tf.tidy(() => tf.max(tf.abs(grads[v.name])).dataSync()[0]) > 0);
+  assert.ok(gradOf('instance.predictor') && gradOf('instance.projector'), 'the instance heads are not trained');
+  tf.dispose([value, grads]);
+  assert.ok(target.pairs.some((p) => targetVars.includes(p.target)), 'the momentum instance projector is not EMA-updated');
+  for (const m of [one, three]) m.dispose();
+  tf.dispose(batch.views);
+});
+
 // ---------------------------------------------------------------- every new method
 
 const STEP_SETUP: Record<(typeof NEW_METHODS)[number], { shape: [number, number, number]; params: Record<string, unknown> }> = {
@@ -402,9 +451,13 @@ const STEP_SETUP: Record<(typeof NEW_METHODS)[number], { shape: [number, number,
   pixpro: { shape: [12, 12, 1], params: {} },
 };
 
-for (const id of NEW_METHODS) {
-  test(`${id}: steps leak no tensors and the loss falls on a fixed batch`, () => {
-    const { shape, params } = STEP_SETUP[id];
+const STEP_CASES: [string, (typeof NEW_METHODS)[number], { shape: [number, number, number]; params: Record<string, unknown> }][] = [
+  ...NEW_METHODS.map((id) => [id, id, STEP_SETUP[id]] as [string, (typeof NEW_METHODS)[number], (typeof STEP_SETUP)[typeof id]]),
+  ['pixpro + instance', 'pixpro', { shape: [12, 12, 1], params: { instanceWeight: 1 } }],
+];
+
+for (const [label, id, { shape, params }] of STEP_CASES) {
+  test(`${label}: steps leak no tensors and the loss falls on a fixed batch`, () => {
     const config = smallConfig(id, { params, optimizer: { name: 'adam', lr: 0.01 } });
     const method = create(config, shape, 32);
     const opt = createOptimizer(config.optimizer, method.trainableVariables());
@@ -444,7 +497,7 @@ test('each new method resolves with its paper defaults and overrides', () => {
   assert.equal(c('dim').projector.out, 64);
   assert.deepEqual(c('cmc').params, { views: 'auto', numViews: 2, lowPassSigma: 1.5, objective: 'full-graph', contrast: 'softmax', temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 16384, bankInit: 'random' });
   assert.deepEqual([c('cmc').optimizer.name, c('cmc').optimizer.lr], ['sgd', 0.03]);
-  assert.deepEqual(c('pixpro').params, { positiveRadius: 0.7, sharpness: 2, momentum: 0.99 });
+  assert.deepEqual(c('pixpro').params, { positiveRadius: 0.7, sharpness: 2, momentum: 0.99, instanceWeight: 0 });
   assert.deepEqual([c('pixpro').augment.view1.cropMinScale, c('pixpro').augment.view2.solarizeProb], [0.08, 0.2]);
 });
 
@@ -463,6 +516,7 @@ test('out-of-range and unknown parameters of the new methods are rejected with t
     ['pixpro', { positiveRadius: 0 }, 'params.positiveRadius'],
     ['pixpro', { momentum: 1.5 }, 'params.momentum'],
     ['pixpro', { queueSize: 10 }, 'params.queueSize'],
+    ['pixpro', { instanceWeight: -1 }, 'params.instanceWeight'],
   ];
   for (const [method, params, path] of bad) {
     const r = resolveConfig({ method, params });

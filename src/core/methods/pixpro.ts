@@ -19,12 +19,21 @@ export const pixpro: MethodInfo = {
       },
       sharpness: { kind: 'number', description: 'γ of the pixel propagation module’s similarity max(cos, 0)^γ (paper 2).', default: 2, gt: 0, max: 16 },
       momentum: { kind: 'number', description: 'Base momentum of the momentum encoder; it rises to 1 on a cosine schedule (paper 0.99).', default: 0.99, min: 0, max: 1 },
+      instanceWeight: {
+        kind: 'number',
+        description:
+          'Weight of the instance-level branch (the paper’s “PixPro + instance”: BYOL on the averaged outputs of a second per-pixel projector and a predictor, with its own momentum projector). 0 turns it off, as in the paper’s base PixPro; its instance runs use 1.',
+        default: 0,
+        min: 0,
+        max: 10,
+        legacyValue: 0,
+      },
     },
   },
   views: [BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT],
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 256, out: 256 } },
   notes: [
-    'Paper defaults: T = 0.7, γ = 2, a one-layer transform g in the pixel propagation module, momentum 0.99 → 1 (cosine), a per-pixel projector Linear → BN → ReLU → Linear with 256-d output, BYOL’s augmentations with crops of 8–100% of the image. The instance-level branch (PixPro + instance) is not implemented.',
+    'Paper defaults: T = 0.7, γ = 2, a one-layer transform g in the pixel propagation module, momentum 0.99 → 1 (cosine), a per-pixel projector Linear → BN → ReLU → Linear with 256-d output, BYOL’s augmentations with crops of 8–100% of the image. The instance-level branch (PixPro + instance) is off by default, as in the paper’s base PixPro; `params.instanceWeight` 1 turns it on.',
     'Pixel features: the encoder’s last feature map, 7×7 for the small preset on 28-px images (the paper’s C5 map is 7×7 on 224-px crops). Positive pairs follow the official code’s conventions: crop boxes normalised by image size − 1, bins of box/7, the distance normalised by the larger bin diagonal, mirrored boxes handled by their swapped x-coordinates.',
     'With 8–100% crops many pairs of views do not overlap; such images contribute 0 to the loss, as in the paper.',
     'Projector hidden width 256: twice the encoder width, as the paper’s 4096 is twice ResNet-50’s 2048 (it runs on every cell, 49 per image, so a 1024-wide one made a step 4× slower). SGD lr 0.03, momentum 0.9, weight decay 5e-4 instead of LARS (base lr 1.0, weight decay 1e-5, batch 1024), as for BYOL here.',

@@ -3,6 +3,7 @@ import { METHOD_INFO } from '../../core/methods';
 import { pixelConsistencyLoss, pixelPropagation, pixproPositiveMask } from '../losses/pixpro';
 import { createEncoder, type Encoder } from '../models/encoder';
 import { Linear, ParamSet } from '../models/layers';
+import { negativeCosine } from '../losses/cosine';
 import { Mlp, projectorBlocks } from '../models/mlp';
 import { byolTau, emaUpdate, momentumCopy, type MomentumCopy } from './shared/ema';
 import { noGrad } from './shared/stop-gradient';
@@ -11,6 +12,8 @@ import type { Method, MethodContext, MethodDefinition, TrainBatch } from './type
 interface Network {
   encoder: Encoder;
   projector: Mlp; // per pixel: the official 1×1-conv MLP (conv → BN → ReLU → conv)
+  /** The instance branch's projector (only with `instanceWeight` > 0): the same per-pixel MLP, its own weights. */
+  instanceProjector?: Mlp;
 }
 
 /**
@@ -21,6 +24,11 @@ interface Network {
  *   momentum: x′ = proj′(f′(x_v)), no gradient;  f′, proj′ ← τ·(f′, proj′) + (1 − τ)·(f, proj), τ: 0.99 → 1
  *   positives: cells whose centres are within T = 0.7 bin diagonals in the original image
  *   L = −cos(y¹_i, x′²_j) − cos(y²_j, x′¹_i) over positive pairs (i, j)   (symmetric)
+ * and, with `instanceWeight` w > 0, the paper's "PixPro + instance" combination with an
+ * instance-level pretext task (official `pixpro_ins_loss_weight`, 1 in its instance runs): BYOL on whole
+ * images from the same feature maps,
+ *   p_v = pool(pred(proj_ins(f(x_v)))),  z′_v = pool(proj′_ins(f′(x_v)))   (per pixel, then averaged)
+ *   L += w·(−2·cos(p¹, z′²) − 2·cos(p², z′¹))
  * Evaluation reads the encoder's pooled features (the global kNN the monitor records).
  */
 class PixPro implements Method {
@@ -28,6 +36,9 @@ class PixPro implements Method {
   private readonly params: ParamSet;
   private readonly online: Network;
   private readonly transform: Linear; // g(·) of the PPM: one linear layer (pixpro_transform_layer = 1)
+  /** The instance branch's predictor (official `Pred_Head`, per pixel; no momentum copy), if any. */
+  private readonly predictor?: Mlp;
+  private readonly instanceWeight: number;
   private readonly target: MomentumCopy<Network>;
   private readonly gamma: number;
   private readonly threshold: number;
@@ -40,14 +51,21 @@ class PixPro implements Method {
     const { config } = ctx;
     const p = config.params;
     const { hidden, out } = config.projector;
+    this.instanceWeight = Number(p.instanceWeight ?? 0);
     const build = (ps: ParamSet): Network => {
       const encoder = createEncoder(config.encoder.preset, ctx.inputShape[2], ps);
-      return { encoder, projector: new Mlp(ps, 'projector', projectorBlocks(encoder.featureDim, hidden, out)) };
+      const blocks = projectorBlocks(encoder.featureDim, hidden, out);
+      return {
+        encoder,
+        projector: new Mlp(ps, 'projector', blocks),
+        instanceProjector: this.instanceWeight > 0 ? new Mlp(ps, 'instance.projector', blocks) : undefined,
+      };
     };
     this.params = new ParamSet(config.seed);
     this.online = build(this.params);
     this.encoder = this.online.encoder;
     this.transform = new Linear(this.params, 'ppm.transform', out, out);
+    if (this.instanceWeight > 0) this.predictor = new Mlp(this.params, 'instance.predictor', projectorBlocks(out, hidden, out));
     this.target = momentumCopy(this.params, build); // the PPM has no momentum copy
     this.gamma = Number(p.sharpness);
     this.threshold = Number(p.positiveRadius);
@@ -63,22 +81,42 @@ class PixPro implements Method {
 
   loss({ views: [v1, v2], draws }: TrainBatch): tf.Scalar {
     if (draws.length < 2) throw new Error('PixPro needs both views’ crop boxes (batch.draws)');
-    const y1 = pixelPropagation(this.pixels(this.online, v1), (x) => this.transform.apply(x), this.gamma); // [B, P, C]
-    const y2 = pixelPropagation(this.pixels(this.online, v2), (x) => this.transform.apply(x), this.gamma);
-    const t1 = noGrad(() => this.pixels(this.target.net, v1)); // [B, P, C], constant
-    const t2 = noGrad(() => this.pixels(this.target.net, v2));
+    const c1 = this.cells(this.online, v1); // [B·h·w, D], each view's feature map computed once for both branches
+    const c2 = this.cells(this.online, v2);
+    const k1 = noGrad(() => this.cells(this.target.net, v1)); // constant
+    const k2 = noGrad(() => this.cells(this.target.net, v2));
+    const b = v1.shape[0];
+    const y1 = pixelPropagation(this.perImage(this.online.projector, c1, b), (x) => this.transform.apply(x), this.gamma); // [B, P, C]
+    const y2 = pixelPropagation(this.perImage(this.online.projector, c2, b), (x) => this.transform.apply(x), this.gamma);
+    const t1 = noGrad(() => this.perImage(this.target.net.projector, k1, b)); // [B, P, C]
+    const t2 = noGrad(() => this.perImage(this.target.net.projector, k2, b));
     const [h, w] = this.mapSize;
     const p = h * w;
-    const mask12 = tf.tensor3d(pixproPositiveMask(draws[0].boxes, draws[1].boxes, h, w, this.threshold), [v1.shape[0], p, p]);
+    const mask12 = tf.tensor3d(pixproPositiveMask(draws[0].boxes, draws[1].boxes, h, w, this.threshold), [b, p, p]);
     const mask21 = tf.transpose(mask12, [0, 2, 1]) as tf.Tensor3D;
-    return tf.add(pixelConsistencyLoss(y1, t2, mask12), pixelConsistencyLoss(y2, t1, mask21)) as tf.Scalar;
+    const pixel = tf.add(pixelConsistencyLoss(y1, t2, mask12), pixelConsistencyLoss(y2, t1, mask21)) as tf.Scalar;
+    const { predictor } = this;
+    const { instanceProjector } = this.online;
+    const targetProjector = this.target.net.instanceProjector;
+    if (!predictor || !instanceProjector || !targetProjector) return pixel;
+    // The instance branch: per-pixel heads, then the average over the map (the official avgpool after them).
+    const online = (c: tf.Tensor2D) => tf.mean(this.perImage(predictor, instanceProjector.apply(c, true), b), 1) as tf.Tensor2D;
+    const target = (c: tf.Tensor2D) => noGrad(() => tf.mean(this.perImage(targetProjector, c, b), 1) as tf.Tensor2D);
+    // −2·cos per direction, as the official `regression_loss` (negativeCosine is −cos).
+    const instance = tf.mul(2, tf.add(negativeCosine(online(c1), target(k2)), negativeCosine(online(c2), target(k1))));
+    return tf.add(pixel, tf.mul(this.instanceWeight, instance)) as tf.Scalar;
   }
 
-  /** The projected feature map of a view, one row per cell: [B, h·w, C] (the projector's BN sees all B·h·w cells). */
-  private pixels(net: Network, x: tf.Tensor4D): tf.Tensor3D {
+  /** A view's feature map (training mode), one row per cell: [B·h·w, D]. */
+  private cells(net: Network, x: tf.Tensor4D): tf.Tensor2D {
     const m = net.encoder.featureMap(x, true); // [B, h, w, D]
     const [b, h, w, d] = m.shape;
-    return tf.reshape(net.projector.apply(tf.reshape(m, [b * h * w, d]) as tf.Tensor2D, true), [b, h * w, -1]) as tf.Tensor3D;
+    return tf.reshape(m, [b * h * w, d]) as tf.Tensor2D;
+  }
+
+  /** A per-pixel head on every cell (its BN sees all B·h·w cells), one row per image: [B, h·w, C]. */
+  private perImage(head: Mlp, cells: tf.Tensor2D, b: number): tf.Tensor3D {
+    return tf.reshape(head.apply(cells, true), [b, cells.shape[0] / b, -1]) as tf.Tensor3D;
   }
 
   afterStep({ progress }: TrainBatch): void {
@@ -99,9 +137,9 @@ class PixPro implements Method {
     return out;
   }
 
-  /** For tests: the momentum network. */
+  /** For tests: the momentum network, the online one and the instance branch's predictor. */
   get internals() {
-    return { target: this.target };
+    return { target: this.target, online: this.online, predictor: this.predictor };
   }
 
   dispose(): void {
