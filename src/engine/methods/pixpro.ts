@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_INFO } from '../../core/methods';
+import { negativeCosine } from '../losses/cosine';
 import { pixelConsistencyLoss, pixelPropagation, pixproPositiveMask } from '../losses/pixpro';
 import { createEncoder, type Encoder } from '../models/encoder';
 import { Linear, ParamSet } from '../models/layers';
-import { negativeCosine } from '../losses/cosine';
 import { Mlp, projectorBlocks } from '../models/mlp';
 import { byolTau, emaUpdate, momentumCopy, type MomentumCopy } from './shared/ema';
 import { noGrad } from './shared/stop-gradient';
@@ -107,9 +107,9 @@ class PixPro implements Method {
     return tf.add(pixel, tf.mul(this.instanceWeight, instance)) as tf.Scalar;
   }
 
-  /** A view's feature map (training mode), one row per cell: [B·h·w, D]. */
-  private cells(net: Network, x: tf.Tensor4D): tf.Tensor2D {
-    const m = net.encoder.featureMap(x, true); // [B, h, w, D]
+  /** A view's feature map, one row per cell: [B·h·w, D]. */
+  private cells(net: Network, x: tf.Tensor4D, training = true): tf.Tensor2D {
+    const m = net.encoder.featureMap(x, training); // [B, h, w, D]
     const [b, h, w, d] = m.shape;
     return tf.reshape(m, [b * h * w, d]) as tf.Tensor2D;
   }
@@ -126,9 +126,8 @@ class PixPro implements Method {
 
   /** The projector's output averaged over the feature map. */
   projection(x: tf.Tensor4D): tf.Tensor2D {
-    const m = this.online.encoder.featureMap(x, false);
-    const [b, h, w, d] = m.shape;
-    return tf.mean(tf.reshape(this.online.projector.apply(tf.reshape(m, [b * h * w, d]) as tf.Tensor2D, false), [b, h * w, -1]), 1) as tf.Tensor2D;
+    const b = x.shape[0];
+    return tf.mean(tf.reshape(this.online.projector.apply(this.cells(this.online, x, false), false), [b, -1, this.online.projector.outDim]), 1) as tf.Tensor2D;
   }
 
   namedVariables(): Map<string, tf.Variable> {
