@@ -12,7 +12,7 @@ import { loadCheckpoint } from '../src/engine/checkpoint';
 import type { Dataset } from '../src/engine/data/datasets';
 import { smallBuiltin } from './helpers/small-dataset';
 import { runTraining } from '../src/engine/train';
-import { checkResumable, latestResumeState, resumeFolder, RESUME_FORMAT, resumeStateFolder } from '../src/store/resume';
+import { checkResumable, describeResumePoint, latestResumeState, resumeFolder, RESUME_FORMAT, resumeStateFolder } from '../src/store/resume';
 import { RunStore, runFolder } from '../src/store/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clab-resume-'));
@@ -127,6 +127,59 @@ for (const { name, over } of CASES) {
   });
 }
 
+test('a worker that dies during an epoch\'s evaluation resumes with that evaluation, not the epoch\'s training again', async () => {
+  const config = tiny({ method: 'simclr', checkpointEvery: 1, eval: { knnEvery: 1, linearProbe: true, embeddingsEvery: 1, embeddingSamples: 32 } });
+  const { dbPath, store } = await open('killed-in-evaluation');
+  try {
+    const straight = await store.createRun(config, { status: 'running' });
+    assert.equal((await train(store, dbPath, straight, config)).status, 'completed');
+    const killed = await store.createRun(config, { status: 'running' });
+    // Dies right after epoch 2's kNN is recorded, before its collapse score, embeddings and checkpoint.
+    const died = await runTraining(config, {
+      store, dbPath, runId: killed, cancel: { requested: false }, dataset: small,
+      emit: (e) => {
+        if (e.type === 'eval' && e.eval.epoch === 2 && e.eval.protocol === 'knn') throw new Error('worker killed');
+      },
+    });
+    assert.equal(died.status, 'failed');
+    assert.deepEqual(readdirSync(resumeFolder(dbPath, killed)), ['epoch-0002-trained']);
+    const state = latestResumeState(dbPath, killed)!;
+    assert.deepEqual([state.point.epoch, state.point.step, state.point.evaluationPending], [2, 6, true]);
+    assert.equal(describeResumePoint(state.point), 'after epoch 2, with its evaluation');
+    const steps: number[] = [];
+    const logs: string[] = [];
+    const resumed = await runTraining(config, {
+      store, dbPath, runId: killed, cancel: { requested: false }, dataset: small, resume: true,
+      emit: (e) => {
+        if (e.type === 'step') steps.push(e.step);
+        if (e.type === 'log') logs.push(e.message);
+      },
+    });
+    assert.equal(resumed.status, 'completed', 'error' in resumed ? resumed.error : '');
+    assert.deepEqual(steps, [], 'the trained epoch was trained again');
+    assert.ok(logs.some((l) => l.startsWith('resumed from epoch 2 (step 6), its evaluation to be done again')), logs.join('\n'));
+    // Everything once, with the values of the uninterrupted run (the same weights evaluated).
+    const evals = async (id: number) => (await store.getEvals(id)).map((e) => `${e.protocol}@${e.epoch}=${e.value}`);
+    assert.deepEqual(await evals(killed), await evals(straight));
+    assert.deepEqual((await store.getMetrics(killed, { name: 'loss' })).map((m) => m.step), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual((await store.getArtifacts(killed)).map((x) => x.epoch), [1, 2]);
+    assert.deepEqual((await store.listEmbeddings(killed)).map((x) => x.epoch), [1, 2]);
+  } finally {
+    await store.close();
+  }
+});
+
+test('of two resume states at the same step, the evaluated one is used', () => {
+  const dbPath = join(tmp, 'same-step.db');
+  for (const evaluationPending of [true, false]) {
+    const dir = resumeStateFolder(dbPath, 1, { epoch: 3, step: 9, evaluationPending });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ format: RESUME_FORMAT, epoch: 3, step: 9, configHash: 'h', ...(evaluationPending ? { evaluationPending } : {}) }));
+  }
+  const state = latestResumeState(dbPath, 1)!;
+  assert.deepEqual([state.dir.split(/[\\/]/).at(-1), state.point.evaluationPending], ['epoch-0003', undefined]);
+});
+
 test('resuming is refused, changing nothing, for a completed, a running or a state-less run, and for a state of another config; a crashed one is resumable', async () => {
   const config = tiny({ method: 'simclr', epochs: 1 });
   const { dbPath, store } = await open('refusals');
@@ -204,7 +257,7 @@ test('clab resume continues a stopped run to completion with one final JSON line
 
   // `clab show` says where it would continue.
   assert.match(clab('show', String(runId), '--db', dbPath).stdout, new RegExp(`\\n  resume     clab resume ${runId} continues it in epoch 2 at step 5\\n`));
-  assert.deepEqual(JSON.parse(clab('show', String(runId), '--db', dbPath, '--json').stdout).resumeFrom, { epoch: 1, step: 5, midEpoch: true });
+  assert.deepEqual(JSON.parse(clab('show', String(runId), '--db', dbPath, '--json').stdout).resumeFrom, { epoch: 1, step: 5, midEpoch: true, evaluationPending: false });
   const r = clab('resume', String(runId), '--db', dbPath, '--json');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /resumed in epoch 2 at step 5 \(2 of its 3 steps done\)/);

@@ -55,7 +55,7 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
   const [evals, artifacts, embeddings, losses] = await Promise.all([store.getEvals(id), store.getArtifacts(id), store.listEmbeddings(id), store.getMetrics(id, { name: 'epoch_loss' })]);
   const resume = isResumableStatus(liveStatus(run)) ? await resumeFrom(store, id) : undefined;
   if (json) {
-    const resumeFromPoint = resume && 'point' in resume ? { epoch: resume.point.epoch, step: resume.point.step, midEpoch: !!resume.point.partial } : null;
+    const resumeFromPoint = resume && 'point' in resume ? { epoch: resume.point.epoch, step: resume.point.step, midEpoch: !!resume.point.partial, evaluationPending: !!resume.point.evaluationPending } : null;
     process.stdout.write(`${JSON.stringify({ ...summary(run), config: run.config, versions: run.versions, evals, artifacts, embeddings, epochLoss: losses, resumeFrom: resumeFromPoint })}\n`);
     return 0;
   }

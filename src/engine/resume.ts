@@ -53,5 +53,6 @@ export function loadResumeState(dir: string, method: Method, optimizer: Optimize
     configHash: String(meta.configHash),
     ...(meta.stepsPerEpoch === undefined ? {} : { stepsPerEpoch: Number(meta.stepsPerEpoch) }),
     ...(partial ? { partial: { lossSum: Number(partial.lossSum), seconds: Number(partial.seconds) } } : {}),
+    ...(meta.evaluationPending === true ? { evaluationPending: true } : {}),
   };
 }

@@ -106,7 +106,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
       log(
         resumed.partial
           ? `resumed in epoch ${resumed.epoch + 1} at step ${resumed.step} (${resumed.step - resumed.epoch * stepsPerEpoch} of its ${stepsPerEpoch} steps done); what the interrupted attempt recorded after it was removed`
-          : `resumed from epoch ${resumed.epoch} (step ${resumed.step}); what the interrupted attempt recorded after it was removed`,
+          : `resumed from epoch ${resumed.epoch} (step ${resumed.step})${resumed.evaluationPending ? ', its evaluation to be done again' : ''}; what the interrupted attempt recorded after it was removed`,
       );
     // An unlabeled image folder has no class names: nothing for kNN or a linear probe to score against.
     const labeled = data.classNames.length > 0;
@@ -122,6 +122,28 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     const viewParams = [config.augment.view1, config.augment.view2];
     let step = resumed?.step ?? 0;
     let lastKnn = resumed?.lastKnn;
+    /**
+     * Evaluation, embeddings and checkpoint of a trained epoch, then the state to resume from. When any of
+     * them is due, the state is saved before them too: a kNN pass over the full training split takes
+     * minutes, and a worker killed during it (kill -9, a machine restart) then loses that, not the epoch.
+     */
+    const endOfEpoch = async (epoch: number) => {
+      const last = epoch === config.epochs;
+      const every = (k: number) => (k > 0 && epoch % k === 0) || last;
+      const due = { knn: every(config.eval.knnEvery), embeddings: every(config.eval.embeddingsEvery), checkpoint: every(config.checkpointEvery) };
+      if (due.knn || due.embeddings || due.checkpoint) await saveState({ epoch, step, configHash: hash, stepsPerEpoch, evaluationPending: true });
+      if (due.knn) lastKnn = await evaluateEpoch(method!, data, trainIdx, stats, config, epoch, hash, c);
+      if (due.embeddings) await saveEmbeddings(method!, data, stats, config, epoch, c);
+      if (due.checkpoint) {
+        const dir = join(runFolder(o.dbPath, runId), 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}`);
+        await saveCheckpoint(dir, method!.namedVariables(), { runId, epoch, step, configHash: hash, config });
+        await writer.write(() => store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch }));
+        emit({ type: 'checkpoint', runId, epoch, path: dir });
+      }
+      await saveState({ epoch, step, configHash: hash, stepsPerEpoch });
+    };
+    // Killed during an epoch's evaluation: the epoch is trained, its evaluation is done again first.
+    if (resumed?.evaluationPending) await endOfEpoch(resumed.epoch);
     let cancelled = false;
     // Stopped mid-epoch: the interrupted epoch goes on from its next step, its earlier steps counted.
     let partial = resumed?.partial;
@@ -175,17 +197,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         { step: step - 1, epoch, name: 'epoch_seconds', value: seconds, wallTime: now },
       ]);
       emit({ type: 'epoch', runId, epoch, meanLoss, seconds });
-      const last = epoch === config.epochs;
-      const every = (k: number) => (k > 0 && epoch % k === 0) || last;
-      if (every(config.eval.knnEvery)) lastKnn = await evaluateEpoch(method, data, trainIdx, stats, config, epoch, hash, c);
-      if (every(config.eval.embeddingsEvery)) await saveEmbeddings(method, data, stats, config, epoch, c);
-      if (every(config.checkpointEvery)) {
-        const dir = join(runFolder(o.dbPath, runId), 'checkpoints', `epoch-${String(epoch).padStart(4, '0')}`);
-        await saveCheckpoint(dir, method.namedVariables(), { runId, epoch, step, configHash: hash, config });
-        await writer.write(() => store.recordArtifact(runId, { kind: 'checkpoint', path: dir, epoch }));
-        emit({ type: 'checkpoint', runId, epoch, path: dir });
-      }
-      await saveState({ epoch, step, configHash: hash, stepsPerEpoch });
+      await endOfEpoch(epoch);
     }
     if (cancelled) {
       await writer.write(() => store.finishRun(runId, 'cancelled'));

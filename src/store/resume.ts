@@ -25,6 +25,12 @@ export interface ResumePoint {
    * seconds they took, so the epoch's mean loss and time come out as if it had not been interrupted.
    */
   partial?: { lossSum: number; seconds: number };
+  /**
+   * Epoch `epoch` is trained but its end-of-epoch work (kNN and collapse evaluation, embeddings, checkpoint)
+   * was not done: the state is saved before that work, and again after it, so a worker killed during an
+   * evaluation (which takes minutes on a large split) loses the evaluation, not the epoch's training.
+   */
+  evaluationPending?: boolean;
 }
 
 export const RESUME_FORMAT = 'contrastive-lab-resume';
@@ -33,9 +39,13 @@ export function resumeFolder(dbPath: string, runId: number): string {
   return join(runFolder(dbPath, runId), 'resume');
 }
 
-/** Where the state at `point` goes: named by the epoch at an epoch's end, by the step in the middle of one. */
-export function resumeStateFolder(dbPath: string, runId: number, point: Pick<ResumePoint, 'epoch' | 'step' | 'partial'>): string {
-  const name = point.partial ? `step-${String(point.step).padStart(8, '0')}` : `epoch-${String(point.epoch).padStart(4, '0')}`;
+/**
+ * Where the state at `point` goes: named by the epoch at an epoch's end (`epoch-0003`; `epoch-0003-trained`
+ * before that epoch's evaluation), by the step in the middle of one (`step-00000812`).
+ */
+export function resumeStateFolder(dbPath: string, runId: number, point: Pick<ResumePoint, 'epoch' | 'step' | 'partial' | 'evaluationPending'>): string {
+  const epoch = `epoch-${String(point.epoch).padStart(4, '0')}`;
+  const name = point.partial ? `step-${String(point.step).padStart(8, '0')}` : point.evaluationPending ? `${epoch}-trained` : epoch;
   return join(resumeFolder(dbPath, runId), name);
 }
 
@@ -45,11 +55,13 @@ export function latestResumeState(dbPath: string, runId: number): { dir: string;
   if (!existsSync(root)) return undefined;
   let latest: { dir: string; point: ResumePoint } | undefined;
   // Folders being written have other names (see engine/checkpoint.ts), and one without model.json is not complete.
-  for (const name of readdirSync(root).filter((n) => /^(epoch|step)-\d+$/.test(n))) {
+  for (const name of readdirSync(root).filter((n) => /^(epoch-\d+(-trained)?|step-\d+)$/.test(n))) {
     const file = join(root, name, 'model.json');
     if (!existsSync(file)) continue;
     const point = readPoint(file);
-    if (!latest || point.step > latest.point.step) latest = { dir: join(root, name), point };
+    // At the same step (a crash between writing the evaluated state and removing the one before), the evaluated one.
+    const later = !latest || point.step > latest.point.step || (point.step === latest.point.step && !!latest.point.evaluationPending && !point.evaluationPending);
+    if (later) latest = { dir: join(root, name), point };
   }
   return latest;
 }
@@ -63,7 +75,8 @@ function readPoint(file: string): ResumePoint {
     !Number.isInteger(meta.step) ||
     typeof meta.configHash !== 'string' ||
     (meta.stepsPerEpoch !== undefined && !Number.isInteger(meta.stepsPerEpoch)) ||
-    (partial !== undefined && (typeof partial.lossSum !== 'number' || typeof partial.seconds !== 'number'))
+    (partial !== undefined && (typeof partial.lossSum !== 'number' || typeof partial.seconds !== 'number')) ||
+    (meta.evaluationPending !== undefined && typeof meta.evaluationPending !== 'boolean')
   )
     throw new Error(`${file} is not a Contrastive Lab resume state`);
   return {
@@ -72,12 +85,13 @@ function readPoint(file: string): ResumePoint {
     configHash: meta.configHash,
     ...(meta.stepsPerEpoch === undefined ? {} : { stepsPerEpoch: meta.stepsPerEpoch }),
     ...(partial ? { partial: { lossSum: partial.lossSum!, seconds: partial.seconds! } } : {}),
+    ...(meta.evaluationPending ? { evaluationPending: true } : {}),
   };
 }
 
 /** Where a run resumes: "after epoch 3", or "in epoch 4 at step 812" when it was stopped in the middle of one. */
 export function describeResumePoint(p: ResumePoint): string {
-  return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : `after epoch ${p.epoch}`;
+  return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : p.evaluationPending ? `after epoch ${p.epoch}, with its evaluation` : `after epoch ${p.epoch}`;
 }
 
 /** Statuses (as shown on this machine) of a run that may have a state to resume from. */

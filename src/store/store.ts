@@ -268,14 +268,16 @@ export class RunStore {
    * epochs, and the final linear probe (redone at the end) — so the curves have no duplicate or orphaned
    * points. Returns the removed artifacts, whose files are the caller's to delete.
    */
-  discardAfter(id: number, at: { epoch: number; step: number }): Promise<ArtifactRow[]> {
+  discardAfter(id: number, at: { epoch: number; step: number; evaluationPending?: boolean }): Promise<ArtifactRow[]> {
+    // Epoch `at.epoch`'s own evaluations, embeddings and checkpoint go too when it is to be evaluated again.
+    const last = at.evaluationPending ? at.epoch - 1 : at.epoch;
     return this.write(async (db) => {
       await this.requireRun(db, id);
-      const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? AND epoch > ? ORDER BY id', [id, at.epoch]);
+      const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? AND epoch > ? ORDER BY id', [id, last]);
       await run(db, 'DELETE FROM metrics WHERE run_id = ? AND step >= ?', [id, at.step]);
-      await run(db, "DELETE FROM evals WHERE run_id = ? AND (epoch > ? OR protocol = 'linear')", [id, at.epoch]);
-      await run(db, 'DELETE FROM embeddings WHERE run_id = ? AND epoch > ?', [id, at.epoch]);
-      await run(db, 'DELETE FROM artifacts WHERE run_id = ? AND epoch > ?', [id, at.epoch]);
+      await run(db, "DELETE FROM evals WHERE run_id = ? AND (epoch > ? OR protocol = 'linear')", [id, last]);
+      await run(db, 'DELETE FROM embeddings WHERE run_id = ? AND epoch > ?', [id, last]);
+      await run(db, 'DELETE FROM artifacts WHERE run_id = ? AND epoch > ?', [id, last]);
       return artifacts.map(toArtifact);
     });
   }
