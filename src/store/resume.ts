@@ -89,7 +89,10 @@ function readPoint(file: string): ResumePoint {
   };
 }
 
-/** Where a run resumes: "after epoch 3", or "in epoch 4 at step 812" when it was stopped in the middle of one. */
+/**
+ * Where a run resumes: "after epoch 3", "in epoch 4 at step 812" when it was stopped in the middle of one, or
+ * "after epoch 3, with its evaluation" when it died during that evaluation (redone first).
+ */
 export function describeResumePoint(p: ResumePoint): string {
   return p.partial ? `in epoch ${p.epoch + 1} at step ${p.step}` : p.evaluationPending ? `after epoch ${p.epoch}, with its evaluation` : `after epoch ${p.epoch}`;
 }
