@@ -7,6 +7,7 @@ import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } fr
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
+import { PACK_USAGE, packCommand, unpackCommand } from './cli/pack';
 import { printRun, printRuns } from './cli/show';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
 import { checkResumable, ResumeRefused } from './store/resume';
@@ -21,6 +22,7 @@ Commands:
   runs                                      list recorded runs, newest first
   show <id>                                 a run's config, status, evaluations and artifacts
   export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV
+${PACK_USAGE}
   schema                                    print the JSON schema of run-config files
   methods                                   list the available methods
 ${DATA_USAGE}
@@ -46,6 +48,8 @@ const OPTIONS = {
   set: { type: 'string', multiple: true },
   out: { type: 'string' },
   epoch: { type: 'string' },
+  embeddings: { type: 'string' },
+  checkpoints: { type: 'string' },
   'extra-module-dir': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h', default: false },
   'cache-dir': { type: 'string' },
@@ -82,8 +86,21 @@ async function main(argv: string[]): Promise<number> {
       }
       return resume(id, values['extra-module-dir'], dbPath, json);
     }
+    case 'unpack': {
+      if (rest.length !== 1) {
+        process.stderr.write(`clab unpack: expected one .clabrun file, got ${rest.length}\n`);
+        return 2;
+      }
+      const store = await RunStore.open(dbPath);
+      try {
+        return await unpackCommand(store, dbPath, rest[0], json);
+      } finally {
+        await store.close();
+      }
+    }
     case 'runs':
     case 'show':
+    case 'pack':
     case 'export': {
       const id = Number(rest[0]);
       if (command !== 'runs' && !(Number.isInteger(id) && id > 0)) {
@@ -94,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         if (command === 'runs') return await printRuns(store, json);
         if (command === 'show') return await printRun(store, id, json);
+        if (command === 'pack') return await packCommand(store, dbPath, id, { ...values, json });
         return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch));
       } finally {
         await store.close();

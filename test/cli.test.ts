@@ -80,6 +80,25 @@ test('train --json trains SimCLR on builtin, and runs/show/export see the record
   assert.equal(vectors[0].split('\t').length, 64);
   assert.equal(meta.length, 1001);
   assert.match(meta[1], /^\d\t[A-Za-z]/);
+
+  // pack on this machine, unpack into another database: the run, its evaluations and its files arrive.
+  const packed = join(tmp, 'moved.clabrun');
+  const pack = clab(['pack', String(out.runId), '--out', packed, '--checkpoints', 'last', '--db', db]);
+  assert.equal(pack.code, 0, pack.stderr);
+  assert.match(pack.stdout, /packed into .*moved\.clabrun \([\d.]+ MB\): \d+ metric points, 5 evaluations, 1 embeddings, 1 checkpoints; no resume state/);
+  assert.match(clab(['pack', String(out.runId), '--embeddings', 'some', '--db', db]).stderr, /clab pack: --embeddings is all, last or none; got 'some'/);
+  const other = join(tmp, 'other.db');
+  const unpack = clab(['unpack', packed, '--db', other]);
+  assert.equal(unpack.code, 0, unpack.stderr);
+  assert.match(unpack.stdout, new RegExp(`moved\\.clabrun added as run 1 \\(run ${out.runId} of .*runs\\.db on .*\\), 1 embeddings, 1 checkpoints`));
+  const moved = JSON.parse(clab(['show', '1', '--json', '--db', other]).stdout);
+  assert.deepEqual(moved.evals, show.evals);
+  assert.equal(moved.artifacts.length, 1);
+  assert.ok(existsSync(join(moved.artifacts[0].path, 'weights.bin')));
+  const notPack = clab(['unpack', db, '--db', other]);
+  assert.equal(notPack.code, 2);
+  assert.match(notPack.stderr, /clab unpack: .*runs\.db is not a readable run pack/);
+  assert.equal(JSON.parse(clab(['runs', '--json', '--db', other]).stdout).length, 1);
 });
 
 test('runs on a file that is not a database says so and names it', () => {

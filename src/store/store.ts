@@ -21,7 +21,7 @@ import {
 } from './rows';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema';
 import { all, closeDb, codeOf, exec, fromBlob, get, run, sleep, toBlob, wrapOpenError, type Conn, type Params } from './sqlite';
-import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, RunRow } from './types';
+import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, RecordedRun, RunRow } from './types';
 
 /**
  * The SQLite run store: the single source of truth shared by the extension, the training workers and the
@@ -279,6 +279,38 @@ export class RunStore {
       await run(db, 'DELETE FROM embeddings WHERE run_id = ? AND epoch > ?', [id, last]);
       await run(db, 'DELETE FROM artifacts WHERE run_id = ? AND epoch > ?', [id, last]);
       return artifacts.map(toArtifact);
+    });
+  }
+
+  /**
+   * Adds a run recorded elsewhere (`clab unpack`) with everything it recorded, in one transaction: either
+   * all of it lands under a new id or nothing does. Artifact paths are given relative to the new run's
+   * folder, which the caller fills after this returns (and removes the run again if it cannot).
+   */
+  insertRecordedRun(r: RecordedRun): Promise<number> {
+    return this.write(async (db) => {
+      const sql = `INSERT INTO runs (name, method, dataset, config, config_hash, status, created_at, started_at, finished_at, heartbeat_at,
+                   backend, device, versions, error, pid, host, starred, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`;
+      const id = (
+        await run(db, sql, [
+          r.name, r.method, r.dataset, JSON.stringify(r.config), r.configHash, r.status, r.createdAt, r.startedAt, r.finishedAt, r.heartbeatAt,
+          r.backend, r.device, JSON.stringify(r.versions), r.error, r.host, r.starred ? 1 : 0, r.note,
+        ])
+      ).lastID;
+      for (let i = 0; i < r.metrics.length; i += 500) {
+        const chunk = r.metrics.slice(i, i + 500);
+        const params = chunk.flatMap((p) => [id, p.step, p.epoch, p.name, p.value, p.wallTime]);
+        await run(db, `INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+      }
+      for (const e of r.evals)
+        await run(db, 'INSERT INTO evals (run_id, protocol, value, epoch, details, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, e.protocol, e.value, e.epoch, JSON.stringify(e.details), e.createdAt]);
+      for (const e of r.embeddings) {
+        const sql = 'INSERT INTO embeddings (run_id, epoch, split, dim, count, vectors, labels, indices, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+        await run(db, sql, [id, e.epoch, e.split, e.dim, e.count, toBlob(e.vectors), toBlob(e.labels), toBlob(e.indices), e.createdAt]);
+      }
+      for (const a of r.artifacts)
+        await run(db, 'INSERT INTO artifacts (run_id, kind, path, epoch, created_at) VALUES (?, ?, ?, ?, ?)', [id, a.kind, path.join(runFolder(this.path, id), a.path), a.epoch, a.createdAt]);
+      return id;
     });
   }
 

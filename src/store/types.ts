@@ -79,3 +79,17 @@ export interface ProjectionRow {
   seconds: number;
   createdAt: number;
 }
+
+/** A whole run as another database recorded it, to be added to this one under a new id (`clab unpack`). */
+export interface RecordedRun
+  extends Pick<
+    RunRow,
+    'name' | 'method' | 'dataset' | 'config' | 'configHash' | 'createdAt' | 'startedAt' | 'finishedAt' | 'heartbeatAt' | 'backend' | 'device' | 'versions' | 'error' | 'host' | 'starred' | 'note'
+  > {
+  status: Exclude<RunStatus, 'queued' | 'running'>;
+  metrics: MetricPoint[];
+  evals: EvalRow[];
+  embeddings: Omit<EmbeddingRow, 'id'>[];
+  /** `path` relative to the new run's folder. */
+  artifacts: ArtifactRow[];
+}
