@@ -87,7 +87,7 @@ describe('activation', () => {
       .sort();
     assert.deepEqual(registered, contributed);
     for (const c of pkg.contributes.commands) assert.equal(c.category, 'Contrastive Lab', c.command);
-    for (const id of ['contrastiveLab.newRun', 'contrastiveLab.runConfigFile', 'contrastiveLab.stopRun', 'contrastiveLab.rerun', 'contrastiveLab.duplicateAsConfig', 'contrastiveLab.deleteRuns', 'contrastiveLab.openRunFolder', 'contrastiveLab.exportRun', 'contrastiveLab.enableGpuTraining', 'contrastiveLab.refreshRuns'])
+    for (const id of ['contrastiveLab.newRun', 'contrastiveLab.runConfigFile', 'contrastiveLab.stopRun', 'contrastiveLab.rerun', 'contrastiveLab.duplicateAsConfig', 'contrastiveLab.deleteRuns', 'contrastiveLab.openRunFolder', 'contrastiveLab.exportRun', 'contrastiveLab.packRun', 'contrastiveLab.unpackRun', 'contrastiveLab.enableGpuTraining', 'contrastiveLab.refreshRuns'])
       assert.ok(contributed.includes(id), `stable command id ${id} missing`);
     for (const id of ['contrastiveLab.openDashboard', 'contrastiveLab.showEmbeddings', 'contrastiveLab.previewAugmentations', 'contrastiveLab.compareRuns']) assert.ok(registered.includes(id), `webview command ${id} missing`);
     assert.ok(context.subscriptions.length >= registered.length + 4, 'disposables not tracked in context.subscriptions');
@@ -274,6 +274,24 @@ describe('managing recorded runs', () => {
     assert.equal(out, join(exportTo, `run-${id}-export`));
     assert.match(readFileSync(join(out, 'metrics.csv'), 'utf8'), /^step,epoch,name,value,wall_time\n0,1,loss,/);
     assert.ok(existsSync(join(out, 'embeddings.tsv')));
+
+    // Pack Run… then Unpack Run… (here into the same database): the run comes back under a new id.
+    const packTo = join(tmp, 'moved.clabrun');
+    stub.responder = (p) => (p.kind === 'saveDialog' ? Uri.file(packTo) : undefined);
+    assert.equal(await commands.executeCommand('contrastiveLab.packRun', id), packTo);
+    assert.match(stub.prompts.at(-1)!.message!, /packed into moved\.clabrun \([\d.]+ MB\)\. Unpack Run… adds it/);
+    stub.responder = (p) => (p.kind === 'openDialog' ? [Uri.file(packTo)] : undefined);
+    const unpacked = (await commands.executeCommand('contrastiveLab.unpackRun')) as number;
+    assert.ok(unpacked > id);
+    assert.match(stub.prompts.at(-1)!.message!, new RegExp(`moved\\.clabrun added as run ${unpacked} \\(run ${id} on `));
+    assert.deepEqual((await store.getEvals(unpacked)).map((e) => e.value), (await store.getEvals(id)).map((e) => e.value));
+    assert.ok(runNodes().some((n) => n.view.row.id === unpacked), 'the Runs view shows the unpacked run');
+    stub.responder = (p) => (p.kind === 'openDialog' ? [Uri.file(join(out, 'metrics.csv'))] : undefined);
+    assert.equal(await commands.executeCommand('contrastiveLab.unpackRun'), undefined);
+    assert.match(stub.prompts.at(-1)!.message!, /^Contrastive Lab: cannot unpack: .*metrics\.csv is not a readable run pack/);
+    assert.equal(stub.prompts.at(-1)!.kind, 'error');
+    await store.deleteRun(unpacked);
+    await s.tree.refresh(true);
 
     const copy = join(tmp, 'copy.clrun.json');
     stub.responder = (p) => (p.kind === 'saveDialog' ? Uri.file(copy) : undefined);

@@ -2,6 +2,8 @@ import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportRun } from '../cli/export';
+import { describeResumePoint } from '../store/resume';
+import { packRun, PackError, unpackRun } from '../store/pack';
 import { runFolder } from '../store/store';
 import { configFileText, resolveOrThrow, suggestedFileName } from './newRunModel';
 import { describeRun, GROUP_BY, isLive, methodLabel, STATUS_LABEL, STATUS_ORDER, type GroupBy, type RunView, type ShownStatus } from './runsModel';
@@ -185,6 +187,56 @@ export async function exportRunCommand(s: Services, node?: Target): Promise<stri
   const reveal = 'Reveal in File Explorer';
   void vscode.window.showInformationMessage(`Contrastive Lab: ${messages.join('; ')}`, reveal).then((p) => p === reveal && vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outDir)));
   return outDir;
+}
+
+/** Pack Run…: the run in one .clabrun file (`clab pack`), to unpack on another machine or into another database. */
+export async function packRunCommand(s: Services, node?: Target): Promise<string | undefined> {
+  const [v] = await targets(s, node, undefined, { placeholder: 'Run to pack', none: 'There are no runs to pack.' });
+  if (!v) return undefined;
+  const base = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const dest = await vscode.window.showSaveDialog({
+    defaultUri: base ? vscode.Uri.joinPath(base, `run-${v.row.id}.clabrun`) : undefined,
+    filters: { 'Contrastive Lab run': ['clabrun'] },
+    saveLabel: 'Pack',
+    title: `Pack “${v.row.name}” with its metrics, embeddings, checkpoints and resume state`,
+  });
+  if (!dest) return undefined;
+  try {
+    const p = await packRun(await s.stores.get(), s.settings().dbPath, v.row.id, dest.fsPath);
+    const mb = (p.bytes / 1e6).toFixed(1);
+    s.log.info(`packed run ${v.row.id} into ${p.file} (${mb} MB)`);
+    void vscode.window.showInformationMessage(
+      `Contrastive Lab: “${v.row.name}” packed into ${path.basename(p.file)} (${mb} MB${p.resume ? `; it resumes ${describeResumePoint(p.resume)}` : ''}). Unpack Run… adds it to another database.`,
+    );
+    return p.file;
+  } catch (e) {
+    if (!(e instanceof PackError)) throw e;
+    void vscode.window.showErrorMessage(`Contrastive Lab: cannot pack “${v.row.name}”: ${e.message}`);
+    return undefined;
+  }
+}
+
+/** Unpack Run…: adds a packed run to this database under a new id; returns the id. Starts nothing. */
+export async function unpackRunCommand(s: Services, file?: unknown): Promise<number | undefined> {
+  let fsPath = file instanceof vscode.Uri ? file.fsPath : typeof file === 'string' ? file : undefined;
+  if (!fsPath) {
+    const picked = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectMany: false, filters: { 'Contrastive Lab run': ['clabrun'] }, openLabel: 'Unpack', title: 'Unpack a run packed with Pack Run… or clab pack' });
+    if (!picked?.length) return undefined;
+    fsPath = picked[0].fsPath;
+  }
+  try {
+    const r = await unpackRun(await s.stores.get(), s.settings().dbPath, fsPath);
+    s.log.info(`unpacked ${fsPath} as run ${r.runId} (run ${r.from.runId} of ${r.from.database} on ${r.from.host})`);
+    await s.tree.refresh(true);
+    void vscode.window.showInformationMessage(
+      `Contrastive Lab: ${path.basename(fsPath)} added as run ${r.runId} (run ${r.from.runId} on ${r.from.host})${r.resume ? `; Resume continues it ${describeResumePoint(r.resume)}` : ''}.`,
+    );
+    return r.runId;
+  } catch (e) {
+    if (!(e instanceof PackError)) throw e;
+    void vscode.window.showErrorMessage(`Contrastive Lab: cannot unpack: ${e.message}`);
+    return undefined;
+  }
 }
 
 export async function setStarred(s: Services, starred: boolean, node?: Target, nodes?: unknown): Promise<void> {
