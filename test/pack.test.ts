@@ -70,7 +70,8 @@ test('a run stopped mid-epoch, packed and unpacked into another database, arrive
   const src = await stoppedRun();
   const { dbPath, store } = await open('target');
   try {
-    const file = join(tmp, 'stopped.clabrun');
+    // Into a folder that does not exist yet.
+    const file = join(tmp, 'to', 'be', 'made', 'stopped.clabrun');
     const summary = await packRun(src.store, src.dbPath, src.id, file);
     assert.deepEqual([summary.embeddings, summary.checkpoints, summary.resume?.step, summary.skipped], [1, 1, 5, []]);
     // Another run first, so the unpacked one gets a different id from the one it had.
@@ -188,6 +189,7 @@ test('a bad pack is refused with what is wrong and where, and the database keeps
     const cases: [string, (dir: string) => void, RegExp][] = [
       ['format', editManifest((m) => (m.format = 'something-else')), /run\.json: format is not 'contrastive-lab-run'/],
       ['version', editManifest((m) => (m.version = 7)), /version is 7; this Contrastive Lab reads version 1/],
+      ['the config', editManifest((m) => (((m.run as Record<string, unknown>).config as Record<string, unknown>).epochs = 0)), /run\.config is not a config this Contrastive Lab accepts:\n.*epochs: must be ≥ 1, got 0/],
       ['a metric', editManifest((m) => ((m.metrics as unknown[])[3] = [1, 1, 'loss'])), /metrics\[3\] should be \[step, epoch, name, value, wall time\]/],
       ['the status', editManifest((m) => ((m.run as Record<string, unknown>).status = 'running')), /run\.status should be 'completed', 'failed' or 'cancelled'/],
       ['an artifact path', editManifest((m) => ((m.artifacts as Record<string, unknown>[])[0].path = '../../etc')), /artifacts\[0\]\.path should be a path inside the run folder/],

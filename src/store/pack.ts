@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { hostname } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import * as tar from 'tar';
+import { formatProblems, resolveConfig } from '../core/config';
 import { fromBlob, toBlob } from './sqlite';
 import { latestResumeState, RESUME_FORMAT, type ResumePoint } from './resume';
 import { liveStatus, THIS_MACHINE, type Liveness } from './liveness';
@@ -83,6 +84,7 @@ export async function packRun(
     throw new PackError(`run ${id} is running (${run.pid ? `process ${run.pid}` : 'its worker sent a heartbeat recently'}): stop it first, so its resume state is complete`);
 
   const folder = runFolder(dbPath, id);
+  mkdirSync(dirname(resolve(file)), { recursive: true });
   const stage = mkdtempSync(join(dirname(resolve(file)), '.clab-pack-'));
   try {
     const metrics = await store.getMetrics(id);
@@ -263,6 +265,9 @@ function readManifest(stage: string, file: string): PackManifest {
       versions: 'an object of strings', error: 'a string or null', host: 'a string or null', starred: 'true or false', note: 'a string or null',
     },
   );
+  // The views read the config as this version resolves it; one it cannot resolve would break them.
+  const { problems } = resolveConfig(r.config);
+  if (problems.length) throw new PackError(`${where}: run.config is not a config this Contrastive Lab accepts:\n${formatProblems(problems, 'run.config')}`);
   if (!Array.isArray(m.metrics)) fail('metrics', 'should be an array');
   (m.metrics as unknown[]).forEach((p, i) => {
     if (!(Array.isArray(p) && p.length === 5 && isInt(p[0]) && isInt(p[1]) && isStr(p[2]) && (p[3] === null || typeof p[3] === 'number') && isInt(p[4])))
