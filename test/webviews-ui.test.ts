@@ -254,6 +254,9 @@ describe('augmentation preview', () => {
     const p = await openPanel(browser, server.origin, 'augmentations', deps(), (d) => new AugmentController(fx.runA, d, augment));
     const { page } = p;
     const rendered = async (after = 0) => {
+      // A change asks for its render in the next animation frame: let that frame pass first, or a loaded
+      // machine can show the render of an earlier change as the latest (rendered === pending) meanwhile.
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
       await page.waitForFunction((n) => Number(document.body.dataset.rendered ?? 0) > n && document.body.dataset.rendered === document.body.dataset.pending, after, { timeout: 60_000 });
       return Number(await page.evaluate(() => document.body.dataset.rendered));
     };
