@@ -60,6 +60,15 @@ async function retryBusy<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Multi-row INSERTs, chunked well under SQLite's bound-parameter limit. */
+async function insertMetrics(db: Conn, id: number, points: MetricPoint[]): Promise<void> {
+  for (let i = 0; i < points.length; i += 500) {
+    const chunk = points.slice(i, i + 500);
+    const params = chunk.flatMap((p) => [id, p.step, p.epoch, p.name, p.value, p.wallTime]);
+    await run(db, `INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+  }
+}
+
 export class RunStore {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -213,12 +222,7 @@ export class RunStore {
   recordStep(id: number, points: MetricPoint[]): Promise<void> {
     return this.write(async (db) => {
       await this.updateRun(db, id, 'heartbeat_at = ?', [Date.now()]);
-      // Multi-row INSERTs, chunked well under SQLite's bound-parameter limit.
-      for (let i = 0; i < points.length; i += 500) {
-        const chunk = points.slice(i, i + 500);
-        const params = chunk.flatMap((p) => [id, p.step, p.epoch, p.name, p.value, p.wallTime]);
-        await run(db, `INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params);
-      }
+      await insertMetrics(db, id, points);
     });
   }
 
@@ -297,11 +301,7 @@ export class RunStore {
           r.backend, r.device, JSON.stringify(r.versions), r.error, r.host, r.starred ? 1 : 0, r.note,
         ])
       ).lastID;
-      for (let i = 0; i < r.metrics.length; i += 500) {
-        const chunk = r.metrics.slice(i, i + 500);
-        const params = chunk.flatMap((p) => [id, p.step, p.epoch, p.name, p.value, p.wallTime]);
-        await run(db, `INSERT INTO metrics (run_id, step, epoch, name, value, wall_time) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`, params);
-      }
+      await insertMetrics(db, id, r.metrics);
       for (const e of r.evals)
         await run(db, 'INSERT INTO evals (run_id, protocol, value, epoch, details, created_at) VALUES (?, ?, ?, ?, ?, ?)', [id, e.protocol, e.value, e.epoch, JSON.stringify(e.details), e.createdAt]);
       for (const e of r.embeddings) {
