@@ -170,7 +170,7 @@ describe('running from the editor', () => {
     const node = runNodes().find((n) => n.view.row.id === runId)!;
     const item = s.tree.getTreeItem(node);
     assert.equal(item.label, 'tiny from file');
-    assert.match(String(item.description), /^SimCLR · builtin · 1 epochs · kNN \d+\.\d%$/);
+    assert.match(String(item.description), new RegExp(`^#${runId} · SimCLR · builtin · 1 epochs · kNN \\d+\\.\\d%$`), 'the run’s id leads its description');
     assert.equal((item.iconPath as { id: string }).id, 'pass');
     assert.match(String(item.contextValue), /\bended\b.*\bhasLog\b/);
     const log = stub.outputs.get(`Contrastive Lab: #${runId} tiny from file`)!.join('\n');

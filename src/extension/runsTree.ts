@@ -218,12 +218,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     const { view } = node;
     const item = new vscode.TreeItem(view.row.starred ? `★ ${view.row.name}` : view.row.name, vscode.TreeItemCollapsibleState.None);
     item.id = `run:${view.row.id}`;
-    item.description = describeRun(view);
+    // The id leads: two runs of one config file, or a run unpacked beside its original, share a name, and
+    // the id is what `clab show`, the Compare panel's title and the quick picks call a run.
+    item.description = `#${view.row.id} · ${describeRun(view)}`;
     item.tooltip = markdown(tooltipMarkdown(view));
     const icon = statusIcon(view.status);
     item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
     item.contextValue = contextValue(view, this.hasLog(view.row.id));
-    item.accessibilityInformation = { label: `${view.row.name}, ${view.status}, ${describeRun(view)}` };
+    item.accessibilityInformation = { label: `${view.row.name}, ${view.status}, ${item.description}` };
     return item;
   }
 
