@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { canvases, CLASS_COLORS, huesDrawn } from './pixels';
 import { workerProcesses } from './server';
@@ -320,6 +321,31 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await waitFor('its worker process to exit', async () => workerProcesses(ctx.extensionsDir).length === 0, 60_000);
     return `before: ${running}; after: ${label}; worker pid ${workersBefore.map((w) => w.pid).join(', ')} exited`;
   }, { timeoutMs: 13 * min, needs: ['workspace'] });
+
+  await steps.step(sc, 'pack', 'Pack the stopped run, unpack it: a second copy that resumes where it stopped', async () => {
+    const name = 'Run to stop';
+    await wb.showRuns();
+    await wb.clearNotifications();
+    await wb.contextMenu(wb.runRow(name), 'Pack Run…');
+    const file = await wb.fileDialog(/^Pack “Run to stop” with its metrics/, undefined);
+    assert.match(file, /\/run-\d+\.clabrun$/, 'the dialog proposes run-<id>.clabrun');
+    assert.ok(file.startsWith(ctx.workspace), `the dialog proposes the workspace folder (${file})`);
+    const packed = await wb.waitNotification(/packed into run-\d+\.clabrun \([\d.]+ MB; it resumes in epoch 1 at step \d+\)/, 60_000);
+    const head = readFileSync(file).subarray(0, 2);
+    assert.deepEqual([...head], [0x1f, 0x8b], 'the pack is a gzip file');
+    await wb.clearNotifications();
+    await wb.runCommand('Contrastive Lab: Unpack Run…');
+    await wb.fileDialog(/^Unpack a run/, file);
+    const added = await wb.waitNotification(/run-\d+\.clabrun added as run \d+ .*Resume continues it in epoch 1 at step \d+/, 60_000);
+    const rows = await waitFor(`two “${name}” runs, both cancelled`, async () => {
+      const l = (await wb.runLabels()).filter((x) => x.startsWith(`${name}, `));
+      return l.length === 2 && l.every((x) => x.startsWith(`${name}, cancelled, `)) && l;
+    }, 30_000, 500);
+    const ids = rows.map((x) => /, cancelled, #(\d+) · /.exec(x)?.[1]);
+    assert.ok(ids.every(Boolean) && ids[0] !== ids[1], `each row shows its own run id (${rows.join(' / ')})`);
+    await steps.shot(page, 'unpacked');
+    return `${packed} | ${added} | rows: ${rows.join(' / ')}`;
+  }, { timeoutMs: 3 * min, needs: ['stop'] });
 
   await steps.step(sc, 'reload', 'Reload the window: the runs and the open dashboard come back', async () => {
     await wb.showRuns();

@@ -140,6 +140,28 @@ export class Workbench {
     return text;
   }
 
+  /**
+   * Answers a Save or Open dialog. VS Code in a browser shows its simple file dialog: a quick input titled
+   * as the extension asked, whose text is a path. `path` replaces that text (undefined keeps the proposed
+   * one); returns the path accepted.
+   */
+  async fileDialog(title: RegExp, path: string | undefined, timeoutMs = 20_000): Promise<string> {
+    const input = this.quickInput.locator('input').first();
+    await waitFor(`a file dialog titled ${title}`, async () => (await this.quickInput.isVisible()) && title.test(await this.quickTitle()), timeoutMs, 200).catch(async (e: Error) => {
+      throw new Error(`${e.message}; quick input title now: ${JSON.stringify(await this.quickTitle().catch(() => ''))}`);
+    });
+    if (path !== undefined) {
+      await input.fill(path);
+      // The dialog completes a typed path against the folder's entries as the value changes; wait until it
+      // shows exactly the path before accepting it.
+      await waitFor(`the file dialog to show ${path}`, async () => (await input.inputValue()) === path, 5_000, 100);
+    }
+    const accepted = await input.inputValue();
+    await input.press('Enter');
+    await waitFor(`the file dialog titled ${title} to close`, async () => !(await this.quickInput.isVisible()), timeoutMs, 200);
+    return accepted;
+  }
+
   /** Opens the Contrastive Lab view container unless the Runs view is already on screen. */
   async showRuns(): Promise<void> {
     if (await this.page.locator('.monaco-list[aria-label="Runs"]').isVisible().catch(() => false)) return;
@@ -147,7 +169,7 @@ export class Workbench {
     await this.page.locator('.monaco-list[aria-label="Runs"], .pane-body .welcome-view-content').first().waitFor({ timeout: 30_000 });
   }
 
-  /** The Runs view's rows as their ARIA labels: "name, status, method · dataset · progress · kNN". */
+  /** The Runs view's rows as their ARIA labels: "name, status, #id · method · dataset · progress · kNN". */
   async runLabels(): Promise<string[]> {
     return this.runRows.evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') ?? ''));
   }
