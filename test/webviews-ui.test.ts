@@ -330,4 +330,38 @@ describe('compare runs', () => {
     await p.close();
     assert.deepEqual(p.problems, []);
   });
+
+  test('three runs: the kNN agreement of every pair, as a matrix', async () => {
+    // Run C saved run B's embedding itself, so B and C agree on every neighbour, and A–C equals A–B.
+    const runC = await fx.store.createRun({ ...(await fx.store.getRun(fx.runB))!.config, name: 'SimCLR lr 0.003 again' }, { status: 'running' });
+    try {
+      await fx.store.recordStep(runC, metricPoints(0, 100, fx.t0, 3));
+      const [b] = (await fx.store.listEmbeddings(fx.runB)).filter((e) => e.split === 'test');
+      const eb = (await fx.store.getEmbedding(b.id))!;
+      await fx.store.recordEmbedding(runC, { epoch: 1, split: 'test', vectors: eb.vectors, labels: eb.labels, indices: eb.indices, dim: eb.dim });
+      await fx.store.finishRun(runC, 'completed');
+      const p = await openPanel(browser, server.origin, 'compare', deps(), (d) => new CompareController([fx.runA, fx.runB, runC], d, analysis));
+      const { page } = p;
+      await page.waitForFunction(() => document.querySelectorAll('.map canvas.scatter[data-drawn]').length === 3 && !/…/.test(document.getElementById('agreement-table')?.textContent ?? '…'), undefined, { timeout: 60_000 });
+      const cells = await page.$$eval('#agreement-table tr', (rows) => rows.map((r) => [...r.children].map((c) => (c.textContent ?? '').trim())));
+      const ids = [fx.runA, fx.runB, runC];
+      assert.deepEqual(cells[0], ['', ...ids.map((id) => `#${id}`)]);
+      assert.deepEqual(cells.slice(1).map((r) => r[0]), ids.map((id) => `#${id}`));
+      const v = (i: number, j: number) => cells[i + 1][j + 1];
+      for (let i = 0; i < 3; i++) {
+        assert.equal(v(i, i), '—');
+        for (let j = 0; j < 3; j++) assert.equal(v(i, j), v(j, i), `the matrix is symmetric at ${i},${j}`);
+      }
+      assert.equal(v(1, 2), '100.0%', 'runs B and C saved the same embedding');
+      assert.equal(v(0, 2), v(0, 1), 'A agrees with C as with B');
+      assert.match(v(0, 1), /^\d+\.\d%$/);
+      assert.notEqual(v(0, 1), '100.0%');
+      assert.match(await text(page, '#agreement'), /kNN agreement of each pair of runs: the share of each image's 10 nearest neighbours/);
+      await shot(page, 'compare-three');
+      await p.close();
+      assert.deepEqual(p.problems, []);
+    } finally {
+      await fx.store.deleteRun(runC);
+    }
+  });
 });

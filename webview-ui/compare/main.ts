@@ -1,6 +1,6 @@
 import type uPlot from 'uplot';
 import type { EvalPoint, MetricColumns, NumArray, RunSummary } from '../../src/webviews/protocol/common';
-import { COMPARE_METRICS, isCompareState, isCompareToWebview, type CompareMetric, type CompareState, type CompareToHost, type TableRow } from '../../src/webviews/protocol/compare';
+import { COMPARE_METRICS, isCompareState, isCompareToWebview, type CompareMetric, type CompareState, type CompareToHost, type CompareToWebview, type TableRow } from '../../src/webviews/protocol/compare';
 import { DEFAULT_PARAMS, METHOD_LABEL, PROJECTION_METHODS, type ProjectionMethod } from '../../src/webviews/protocol/projection';
 import { lineChart } from '../shared/chart';
 import { byId, fmt, h, setChildren } from '../shared/dom';
@@ -57,6 +57,7 @@ document.body.append(
     h('select', { id: 'method' }, ...PROJECTION_METHODS.map((m) => h('option', { value: m }, METHOD_LABEL[m]))),
     h('span', { id: 'agreement', class: 'muted', 'aria-live': 'polite' }),
   ),
+  h('div', { id: 'agreements' }),
   h('div', { id: 'legend' }),
   h('div', { id: 'maps', class: 'maps' }),
   h('p', { class: 'muted' }, 'Hover or click a point to find the same test image in every map; click a class to isolate it in all of them.'),
@@ -180,6 +181,56 @@ function renderDiff(diff: { key: string; values: string[] }[]): void {
   colorSwatches(byId('diff'));
 }
 
+type Agreement = Extract<CompareToWebview, { type: 'agreement' }>;
+const agreements = new Map<string, Agreement>();
+/** Runs without a test embedding: no map, no agreement. */
+const noMaps = new Set<number>();
+
+/**
+ * kNN agreement: for two maps a sentence beside the map options; for three or more, a matrix of every
+ * pair below them (cells fill in as the host computes the pairs).
+ */
+function renderAgreement(): void {
+  const list = [...agreements.values()];
+  const sentence = byId('agreement');
+  const matrix = byId('agreements');
+  if (list.length === 0) {
+    sentence.textContent = '';
+    setChildren(matrix);
+    return;
+  }
+  if (list.length === 1 && runs.filter((r) => !noMaps.has(r.id)).length <= 2) {
+    const m = list[0];
+    const [a, b] = m.runIds;
+    sentence.textContent =
+      m.value === null
+        ? `kNN agreement: runs #${a} and #${b} share no test images.`
+        : `kNN agreement of #${a} and #${b}: ${(m.value * 100).toFixed(1)}% of each image's ${m.k} nearest neighbours (cosine) are the same, over ${m.queries} queries among ${m.common} common test images.`;
+    setChildren(matrix);
+    return;
+  }
+  const ids = runs.map((r) => r.id).filter((id) => !noMaps.has(id));
+  const cell = (a: number, b: number) => {
+    if (a === b) return h('td', { class: 'num muted' }, '—');
+    const m = agreements.get(`${a}:${b}`) ?? agreements.get(`${b}:${a}`);
+    if (!m) return h('td', { class: 'num muted' }, '…');
+    if (m.value === null) return h('td', { class: 'num muted', title: 'no common test images' }, 'none');
+    return h('td', { class: 'num', title: `#${a} and #${b}: ${m.queries} queries among ${m.common} common test images` }, `${(m.value * 100).toFixed(1)}%`);
+  };
+  const color = (id: number) => runs.findIndex((r) => r.id === id);
+  sentence.textContent = `kNN agreement of each pair of runs: the share of each image's ${list[0].k} nearest neighbours (cosine) that the two embeddings have in common (table below).`;
+  setChildren(
+    matrix,
+    h(
+      'table',
+      { id: 'agreement-table', 'aria-label': 'kNN agreement of each pair of runs' },
+      h('tr', {}, h('th', {}, ''), ...ids.map((id) => h('th', { scope: 'col' }, h('span', { class: 'swatch', 'data-color': color(id) }), ` #${id}`))),
+      ...ids.map((a) => h('tr', { 'data-run': a }, h('th', { scope: 'row' }, h('span', { class: 'swatch', 'data-color': color(a) }), ` #${a}`), ...ids.map((b) => cell(a, b)))),
+    ),
+  );
+  colorSwatches(matrix);
+}
+
 /** Highlights one test image (by sample index) in every map. */
 let selectedSample: number | null = null;
 function link(sample: number | null, from: number | null, select = false): void {
@@ -202,7 +253,9 @@ function ensureMap(runId: number): MapView {
   const plot = h('div', { class: 'plot' });
   const status = h('span', { class: 'muted' });
   const card = h('section', { class: 'card map', 'data-run': runId }, h('div', { class: 'row' }, h('span', { class: 'swatch', 'data-color': i }), h('strong', {}, `#${runId} ${r?.name ?? ''}`), status), plot);
-  byId('maps').append(card);
+  // In run order, whichever map arrives first (a cached one comes at once, a computed one later).
+  const after = [...byId('maps').children].find((c) => runs.findIndex((x) => x.id === Number((c as HTMLElement).dataset.run)) > i);
+  byId('maps').insertBefore(card, after ?? null);
   colorSwatches(card);
   const view: MapView = {
     scatter: new Scatter(plot, {
@@ -243,6 +296,7 @@ onMessage(isCompareToWebview, (m) => {
       scheduleDraw();
       break;
     case 'map': {
+      noMaps.delete(m.runId);
       const v = ensureMap(m.runId);
       if (v.labels !== m.labels) {
         v.labels = m.labels;
@@ -258,16 +312,13 @@ onMessage(isCompareToWebview, (m) => {
       break;
     }
     case 'noMap':
+      noMaps.add(m.runId);
       ensureMap(m.runId).status.textContent = m.reason;
       break;
-    case 'agreement': {
-      const [a, b] = m.runIds;
-      byId('agreement').textContent =
-        m.value === null
-          ? `kNN agreement: runs #${a} and #${b} share no test images.`
-          : `kNN agreement of #${a} and #${b}: ${(m.value * 100).toFixed(1)}% of each image's ${m.k} nearest neighbours (cosine) are the same, over ${m.queries} queries among ${m.common} common test images.`;
+    case 'agreement':
+      agreements.set(m.runIds.join(':'), m);
+      renderAgreement();
       break;
-    }
     case 'error':
       byId('error').textContent = m.message;
       break;

@@ -14,7 +14,7 @@ export const AGREEMENT_K = 10;
 /**
  * Compare runs, host side: every run's curves (kept live like the dashboard's), the table of final
  * numbers and differing config keys, each run's latest test embedding as a map (cached maps at once,
- * others computed in the analysis worker), and the kNN agreement of the first two embeddings.
+ * others computed in the analysis worker), and the kNN agreement of every pair of embeddings.
  */
 export class CompareController implements Controller {
   private cursors = new Map<number, MetricCursor>();
@@ -22,7 +22,8 @@ export class CompareController implements Controller {
   private timer?: NodeJS.Timeout;
   private disposed = false;
   private generation = 0;
-  private agreement?: { pair: string; message: CompareToWebview };
+  /** Agreement per pair of embeddings (`idA:idB`): it does not depend on the map's method, so it is computed once. */
+  private agreements = new Map<string, Promise<CompareToWebview>>();
 
   constructor(
     readonly runIds: number[],
@@ -96,7 +97,7 @@ export class CompareController implements Controller {
     if (live && !this.disposed) this.timer = setTimeout(() => void this.poll().catch((e: unknown) => this.post({ type: 'error', message: errorText(e) })), this.pollMs);
   }
 
-  /** Each run's latest test embedding as a map with `params`, then the agreement of the first two. */
+  /** Each run's latest test embedding as a map with `params`, then the agreement of each pair, in run order. */
   private async maps(params: ProjectionParams): Promise<void> {
     this.params = params;
     const gen = ++this.generation;
@@ -138,15 +139,23 @@ export class CompareController implements Controller {
         ),
       );
     }
-    if (embeddings.length >= 2 && gen === this.generation) {
-      // It does not depend on the map's method: computed once for a pair of embeddings.
-      const [{ e: a, runId: ra }, { e: b, runId: rb }] = embeddings;
-      const pair = `${a.id}:${b.id}`;
-      if (this.agreement?.pair !== pair) {
-        const r = await this.analysis.agreement({ vectors: a.vectors, d: a.dim, indices: a.indices }, { vectors: b.vectors, d: b.dim, indices: b.indices }, AGREEMENT_K);
-        this.agreement = { pair, message: { type: 'agreement', runIds: [ra, rb], k: AGREEMENT_K, value: r.value, queries: r.queries, common: r.common } };
+    // One pair at a time, each posted as it is known: the pairs share the one analysis thread, and a
+    // panel of 8 runs has 28 of them (~1 s each for 10,000 images).
+    for (let i = 0; i < embeddings.length; i++) {
+      for (let j = i + 1; j < embeddings.length; j++) {
+        if (gen !== this.generation) break;
+        const [{ e: a, runId: ra }, { e: b, runId: rb }] = [embeddings[i], embeddings[j]];
+        const pair = `${a.id}:${b.id}`;
+        let message = this.agreements.get(pair);
+        if (!message) {
+          message = this.analysis
+            .agreement({ vectors: a.vectors, d: a.dim, indices: a.indices }, { vectors: b.vectors, d: b.dim, indices: b.indices }, AGREEMENT_K)
+            .then((r) => ({ type: 'agreement', runIds: [ra, rb], k: AGREEMENT_K, value: r.value, queries: r.queries, common: r.common }));
+          this.agreements.set(pair, message);
+          message.catch(() => this.agreements.delete(pair));
+        }
+        this.post(await message);
       }
-      this.post(this.agreement.message);
     }
     await Promise.all(pending);
   }
