@@ -194,11 +194,6 @@ function renderAgreement(): void {
   const list = [...agreements.values()];
   const sentence = byId('agreement');
   const matrix = byId('agreements');
-  if (list.length === 0) {
-    sentence.textContent = '';
-    setChildren(matrix);
-    return;
-  }
   if (list.length === 1 && runs.filter((r) => !noMaps.has(r.id)).length <= 2) {
     const m = list[0];
     const [a, b] = m.runIds;
