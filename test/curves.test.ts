@@ -32,6 +32,12 @@ function run(method: string, configHash: string, status: RunRow['displayStatus']
     note: null,
     lastEpoch,
     lastKnn: null,
+    sweepId: null,
+    sweepIndex: null,
+    axisValues: null,
+    queuedAt: null,
+    claimedBy: null,
+    attempts: 0,
   };
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { deepMerge } from '../core/spec';
+import { deepMerge, setPath } from '../core/spec';
 
 /** `clab train` flags that map onto config keys; anything else goes through `--set path=value`. */
 export const TRAIN_FLAGS: Record<string, { path: string; type: 'string' | 'number'; help: string }> = {
@@ -17,16 +17,6 @@ export const TRAIN_FLAGS: Record<string, { path: string; type: 'string' | 'numbe
   'train-limit': { path: 'trainLimit', type: 'number', help: 'use only the first N training images' },
   temperature: { path: 'params.temperature', type: 'string', help: 'the method’s temperature' },
 };
-
-function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split('.');
-  let o = obj;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
-    o = o[k] as Record<string, unknown>;
-  }
-  o[keys[keys.length - 1]] = value;
-}
 
 /** A flag value as the config wants it: numbers stay numbers only if they parse completely. */
 function parseValue(raw: string, type: 'string' | 'number' | 'auto'): unknown {

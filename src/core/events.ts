@@ -32,12 +32,12 @@ export type WorkerEvent =
   | { type: 'failed'; runId: number; error: string };
 
 /**
- * Host → worker messages. `resume` continues a recorded run from its saved state (a stop's step or an epoch's end), with the
+ * Host → worker messages. `claimedBy` names the queue runner that claimed the run for this worker. `resume` continues a recorded run from its saved state (a stop's step or an epoch's end), with the
  * config recorded for it (so none is sent).
  */
 export type HostMessage =
-  | { type: 'start'; config: RunConfig; dbPath: string; runId?: number; extraModuleDirs?: string[] }
-  | { type: 'resume'; dbPath: string; runId: number; extraModuleDirs?: string[] }
+  | { type: 'start'; config: RunConfig; dbPath: string; runId?: number; extraModuleDirs?: string[]; claimedBy?: string }
+  | { type: 'resume'; dbPath: string; runId: number; extraModuleDirs?: string[]; claimedBy?: string }
   | { type: 'cancel' };
 
 export function isHostMessage(m: unknown): m is HostMessage {

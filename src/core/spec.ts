@@ -169,3 +169,14 @@ export function toJsonSchema(spec: FieldSpec): Record<string, unknown> {
       };
   }
 }
+
+/** Sets `obj.a.b.c = value` for the dotted path `a.b.c`, creating the objects on the way. */
+export function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null || Array.isArray(o[k])) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]] = value;
+}

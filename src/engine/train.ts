@@ -41,6 +41,8 @@ export interface TrainOptions {
    * the start; `config` must be the run's recorded config. See checkResumable for what is refused.
    */
   resume?: boolean;
+  /** The queue runner that claimed this run (it is recorded as running by that claim, not by another worker). */
+  claimedBy?: string;
 }
 
 /** The options, and the writer every record of the run goes through. */
@@ -62,7 +64,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   const hash = configHash(config);
   let resumeFrom: string | undefined;
   if (o.resume) {
-    const { run, dir } = await checkResumable(store, o.dbPath, runId);
+    const { run, dir } = await checkResumable(store, o.dbPath, runId, undefined, { claimedBy: o.claimedBy });
     if (run.configHash !== hash) throw new ResumeRefused(`run ${runId} is resumed with its recorded config only (hash ${run.configHash}; the one given is ${hash})`);
     resumeFrom = dir;
   }

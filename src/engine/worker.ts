@@ -52,7 +52,7 @@ async function resume(m: Extract<HostMessage, { type: 'resume' }>): Promise<numb
     // Re-validated: a config recorded by an older version may no longer be accepted.
     const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${m.runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
-    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId: m.runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs, resume: true });
+    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId: m.runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs, resume: true, claimedBy: m.claimedBy });
     return outcome.status === 'failed' ? 1 : 0;
   } catch (e) {
     if (!(e instanceof ResumeRefused)) throw e;

@@ -110,15 +110,18 @@ export class ResumeRefused extends Error {}
  * Reads only. A `running` run is refused while its worker may be alive: on this machine its pid decides
  * (as in the Runs view), elsewhere its heartbeat (stale after a minute: shown as crashed).
  */
-export async function checkResumable(store: RunStore, dbPath: string, runId: number, liveness: Liveness = THIS_MACHINE): Promise<{ run: RunRow; from: ResumePoint; dir: string }> {
+export async function checkResumable(
+  store: RunStore,
+  dbPath: string,
+  runId: number,
+  liveness: Liveness = THIS_MACHINE,
+  opts: { claimedBy?: string } = {},
+): Promise<{ run: RunRow; from: ResumePoint; dir: string }> {
   const run = await store.getRun(runId);
   if (!run) throw new ResumeRefused(`there is no run ${runId}`);
-  if (run.status === 'completed') throw new ResumeRefused(`run ${runId} is completed: there is nothing to resume (Rerun trains it again)`);
-  if (run.status === 'queued') throw new ResumeRefused(`run ${runId} is queued: it has not started yet`);
-  if (run.status === 'running' && liveStatus(run, liveness) === 'running') {
-    const local = run.pid && run.host === liveness.host;
-    throw new ResumeRefused(`run ${runId} is still running (${local ? `process ${run.pid}` : `its worker${run.host ? ` on ${run.host}` : ''} sent a heartbeat recently`}): stop it first`);
-  }
+  // Claimed by the queue runner that starts this worker: running by that claim, not by another worker.
+  const claimed = opts.claimedBy !== undefined && run.status === 'running' && run.claimedBy === opts.claimedBy;
+  if (!claimed) refuseByStatus(run, liveness);
   const state = latestResumeState(dbPath, runId);
   if (!state)
     throw new ResumeRefused(
@@ -131,4 +134,15 @@ export async function checkResumable(store: RunStore, dbPath: string, runId: num
   if (from.configHash !== run.configHash)
     throw new ResumeRefused(`run ${runId}'s resume state was saved for another config (hash ${from.configHash}; the run's is ${run.configHash}): start it again`);
   return { run, from, dir: state.dir };
+}
+
+/** A run that is not resumable by its status: completed, queued, or still running. */
+function refuseByStatus(run: RunRow, liveness: Liveness): void {
+  const runId = run.id;
+  if (run.status === 'completed') throw new ResumeRefused(`run ${runId} is completed: there is nothing to resume (Rerun trains it again)`);
+  else if (run.status === 'queued') throw new ResumeRefused(`run ${runId} is queued: it has not started yet`);
+  else if (run.status === 'running' && liveStatus(run, liveness) === 'running') {
+    const local = run.pid && run.host === liveness.host;
+    throw new ResumeRefused(`run ${runId} is still running (${local ? `process ${run.pid}` : `its worker${run.host ? ` on ${run.host}` : ''} sent a heartbeat recently`}): stop it first`);
+  }
 }

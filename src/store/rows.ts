@@ -1,7 +1,7 @@
 import type { RunConfig } from '../core/config';
 import type { RunStatus } from '../core/events';
 import { fromBlob, num } from './sqlite';
-import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, RunRow } from './types';
+import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, RunRow, SweepRow } from './types';
 
 /** Rows as SQLite returns them, and their conversion to the store's public types. */
 
@@ -25,6 +25,13 @@ export interface RunRecord {
   host: string | null;
   starred: number;
   note: string | null;
+  sweep_id: number | null;
+  sweep_index: number | null;
+  axis_values: string | null;
+  queued_at: number | null;
+  queue_action: string | null;
+  claimed_by: string | null;
+  attempts: number;
   last_epoch: number | null;
   last_knn: number | null;
 }
@@ -97,6 +104,12 @@ export function toRun(r: RunRecord, now: number, staleAfterMs: number): RunRow {
     note: r.note,
     lastEpoch: r.last_epoch,
     lastKnn: r.last_knn,
+    sweepId: r.sweep_id,
+    sweepIndex: r.sweep_index,
+    axisValues: r.axis_values ? (JSON.parse(r.axis_values) as Record<string, string | number | boolean>) : null,
+    queuedAt: r.queued_at,
+    claimedBy: r.claimed_by,
+    attempts: r.attempts,
   };
 }
 
@@ -129,3 +142,41 @@ export const toEmbedding = (e: EmbeddingRecord): EmbeddingRow => ({
 });
 
 export const toArtifact = (a: ArtifactRecord): ArtifactRow => ({ kind: a.kind, path: a.path, epoch: a.epoch, createdAt: a.created_at });
+
+export interface SweepRecord {
+  id: number;
+  name: string;
+  spec: string;
+  axes: string;
+  source: string | null;
+  jobs: number | null;
+  created_at: number;
+  queued: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  total: number;
+}
+
+export const SWEEP_SELECT = `
+  SELECT s.*,
+    count(r.id) FILTER (WHERE r.status = 'queued') AS queued,
+    count(r.id) FILTER (WHERE r.status = 'running') AS running,
+    count(r.id) FILTER (WHERE r.status = 'completed') AS completed,
+    count(r.id) FILTER (WHERE r.status = 'failed') AS failed,
+    count(r.id) FILTER (WHERE r.status = 'cancelled') AS cancelled,
+    count(r.id) AS total
+  FROM sweeps s LEFT JOIN runs r ON r.sweep_id = s.id`;
+
+export const toSweep = (s: SweepRecord): SweepRow => ({
+  id: s.id,
+  name: s.name,
+  spec: JSON.parse(s.spec) as Record<string, unknown>,
+  axes: JSON.parse(s.axes) as SweepRow['axes'],
+  source: s.source,
+  jobs: s.jobs,
+  createdAt: s.created_at,
+  counts: { queued: s.queued, running: s.running, completed: s.completed, failed: s.failed, cancelled: s.cancelled },
+  total: s.total,
+});

@@ -95,6 +95,42 @@ export const MIGRATIONS: readonly string[] = [
     UNIQUE (embedding_id, method, params)
   );
   `,
+  /* 2 → 3: sweeps, and the run queue kept in the database (it survives a restart, a crash and a reboot). */ `
+  CREATE TABLE sweeps (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL,
+    spec       TEXT    NOT NULL,            -- the sweep file as given (JSON), to show and to start again
+    axes       TEXT    NOT NULL,            -- JSON [{ name, kind, labels? }], in the file's order
+    source     TEXT,                        -- the file it was started from, if any
+    jobs       INTEGER,                     -- runs of this sweep that train at once; NULL = the runner's limit
+    created_at INTEGER NOT NULL
+  );
+
+  ALTER TABLE runs ADD COLUMN sweep_id     INTEGER REFERENCES sweeps(id) ON DELETE SET NULL;
+  ALTER TABLE runs ADD COLUMN sweep_index  INTEGER;   -- position in the sweep's expansion
+  ALTER TABLE runs ADD COLUMN axis_values  TEXT;      -- JSON { axis: value or label }
+  ALTER TABLE runs ADD COLUMN queued_at    INTEGER;   -- when it (last) entered the queue: the queue's order
+  ALTER TABLE runs ADD COLUMN queue_action TEXT;      -- 'start' or 'resume': what the runner does when it claims it
+  ALTER TABLE runs ADD COLUMN claimed_by   TEXT;      -- the runner that started it (its lease holder id)
+  ALTER TABLE runs ADD COLUMN attempts     INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX runs_queue ON runs(status, queued_at, id);
+  CREATE INDEX runs_sweep ON runs(sweep_id, sweep_index);
+
+  -- One row: which runner drains the queue (a lease it renews; a dead runner's lapses) and whether it is paused.
+  CREATE TABLE queue (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    holder      TEXT,
+    holder_host TEXT,
+    holder_pid  INTEGER,
+    expires_at  INTEGER,
+    paused      INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO queue (id) VALUES (1);
+
+  -- Before this version a queued run lived in one window's memory; no runner knows such a run now.
+  UPDATE runs SET status = 'cancelled', finished_at = created_at, error = 'queued in a window that closed before it started'
+    WHERE status = 'queued';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -6,6 +6,9 @@ import { configHash, type RunConfig } from '../core/config';
 import type { EvalRecord } from '../core/events';
 import {
   RUN_SELECT,
+  SWEEP_SELECT,
+  toSweep,
+  type SweepRecord,
   toArtifact,
   toEmbedding,
   toEmbeddingInfo,
@@ -21,7 +24,7 @@ import {
 } from './rows';
 import { APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION } from './schema';
 import { all, closeDb, codeOf, exec, fromBlob, get, run, sleep, toBlob, wrapOpenError, type Conn, type Params } from './sqlite';
-import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, RecordedRun, RunRow } from './types';
+import type { ArtifactRow, EmbeddingRow, EvalRow, MetricPoint, ProjectionRow, QueueState, RecordedRun, RunRow, SweepRow } from './types';
 
 /**
  * The SQLite run store: the single source of truth shared by the extension, the training workers and the
@@ -183,16 +186,189 @@ export class RunStore {
 
   // ---- writes -------------------------------------------------------------------------------------
 
+  /**
+   * A new run. `queued` (the default) puts it at the end of the queue, for whichever runner drains this
+   * database; `running` is a run its caller trains at once (CLI `train`).
+   */
   createRun(config: RunConfig, opts: { status?: 'queued' | 'running' } = {}): Promise<number> {
     const status = opts.status ?? 'queued';
     const now = Date.now();
     // A run created as running is starting now; without a start time it would look crashed at once.
     const started = status === 'running' ? now : null;
+    const queued = status === 'queued' ? now : null;
     return this.write(async (db) => {
-      const sql = `INSERT INTO runs (name, method, dataset, config, config_hash, status, created_at, started_at, heartbeat_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-      const params = [config.name, config.method, config.dataset, JSON.stringify(config), configHash(config), status, now, started, started];
+      const sql = `INSERT INTO runs (name, method, dataset, config, config_hash, status, created_at, started_at, heartbeat_at, queued_at, queue_action)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      const params = [config.name, config.method, config.dataset, JSON.stringify(config), configHash(config), status, now, started, started, queued, queued ? 'start' : null];
       return (await run(db, sql, params)).lastID;
+    });
+  }
+
+  /**
+   * Records a sweep and queues all its runs, in one transaction: either the whole sweep is queued or none
+   * of it is. Runs are queued in the sweep's order (same queued_at, increasing ids).
+   */
+  createSweep(s: {
+    name: string;
+    spec: unknown;
+    axes: SweepRow['axes'];
+    source?: string;
+    jobs?: number;
+    runs: { config: RunConfig; axisValues: Record<string, string | number | boolean> }[];
+  }): Promise<{ sweepId: number; runIds: number[] }> {
+    const now = Date.now();
+    return this.write(async (db) => {
+      const sweepId = (
+        await run(db, 'INSERT INTO sweeps (name, spec, axes, source, jobs, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+          s.name,
+          JSON.stringify(s.spec),
+          JSON.stringify(s.axes),
+          s.source ?? null,
+          s.jobs ?? null,
+          now,
+        ])
+      ).lastID;
+      const runIds: number[] = [];
+      const sql = `INSERT INTO runs (name, method, dataset, config, config_hash, status, created_at, queued_at, queue_action, sweep_id, sweep_index, axis_values)
+                   VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 'start', ?, ?, ?)`;
+      for (const [i, r] of s.runs.entries())
+        runIds.push((await run(db, sql, [r.config.name, r.config.method, r.config.dataset, JSON.stringify(r.config), configHash(r.config), now, now, sweepId, i, JSON.stringify(r.axisValues)])).lastID);
+      return { sweepId, runIds };
+    });
+  }
+
+  /** Deletes a sweep and all its runs; returns the runs' ids and artifacts (the caller removes the files). Refuses while one runs. */
+  deleteSweep(id: number): Promise<{ runIds: number[]; artifacts: ArtifactRow[] }> {
+    return this.write(async (db) => {
+      if (!(await get(db, 'SELECT 1 FROM sweeps WHERE id = ?', [id]))) throw new Error(`sweep ${id} does not exist`);
+      const running = await get<{ n: number }>(db, "SELECT count(*) AS n FROM runs WHERE sweep_id = ? AND status = 'running'", [id]);
+      if (running?.n) throw new Error(`sweep ${id} has ${running.n} run${running.n > 1 ? 's' : ''} training: cancel the sweep first`);
+      const ids = (await all<{ id: number }>(db, 'SELECT id FROM runs WHERE sweep_id = ? ORDER BY id', [id])).map((r) => r.id);
+      const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id IN (SELECT id FROM runs WHERE sweep_id = ?) ORDER BY id', [id]);
+      await run(db, 'DELETE FROM runs WHERE sweep_id = ?', [id]);
+      await run(db, 'DELETE FROM sweeps WHERE id = ?', [id]);
+      return { runIds: ids, artifacts: artifacts.map(toArtifact) };
+    });
+  }
+
+  // ---- the queue ------------------------------------------------------------------------------------
+
+  /**
+   * Takes or renews the lease on draining this database's queue: granted when nobody holds it, when it is
+   * `holder`'s already, or when its holder let it lapse (a dead runner stops renewing). Exactly one runner
+   * holds it at any time, whatever number of windows and CLIs are open.
+   */
+  acquireQueueLease(holder: string, ttlMs: number, who: { host: string; pid: number }): Promise<boolean> {
+    return this.write(async (db) => {
+      const now = Date.now();
+      const { changes } = await run(
+        db,
+        'UPDATE queue SET holder = ?, holder_host = ?, holder_pid = ?, expires_at = ? WHERE id = 1 AND (holder IS NULL OR holder = ? OR expires_at < ?)',
+        [holder, who.host, who.pid, now + ttlMs, holder, now],
+      );
+      return changes === 1;
+    });
+  }
+
+  releaseQueueLease(holder: string): Promise<void> {
+    return this.write(async (db) => {
+      await run(db, 'UPDATE queue SET holder = NULL, holder_host = NULL, holder_pid = NULL, expires_at = NULL WHERE id = 1 AND holder = ?', [holder]);
+    });
+  }
+
+  setQueuePaused(paused: boolean): Promise<void> {
+    return this.write(async (db) => {
+      await run(db, 'UPDATE queue SET paused = ? WHERE id = 1', [paused ? 1 : 0]);
+    });
+  }
+
+  queueState(): Promise<QueueState> {
+    return this.read(async (db) => {
+      const q = await get<{ holder: string | null; holder_host: string | null; holder_pid: number | null; expires_at: number | null; paused: number }>(db, 'SELECT * FROM queue WHERE id = 1');
+      const counts = await get<{ queued: number; running: number }>(
+        db,
+        "SELECT count(*) FILTER (WHERE status = 'queued') AS queued, count(*) FILTER (WHERE status = 'running' AND claimed_by IS NOT NULL) AS running FROM runs WHERE status IN ('queued', 'running')",
+      );
+      const live = q?.holder && (q.expires_at ?? 0) >= Date.now();
+      return {
+        paused: !!q?.paused,
+        holder: live ? { id: q!.holder!, host: q!.holder_host, pid: q!.holder_pid, expiresAt: q!.expires_at! } : null,
+        queued: counts?.queued ?? 0,
+        running: counts?.running ?? 0,
+      };
+    });
+  }
+
+  /**
+   * The oldest queued run that may start now, marked running and claimed by `holder` in one transaction,
+   * so two runners never start the same run. Only the lease holder claims, and nothing while the queue is
+   * paused; a sweep's runs wait while as many of its runs as its `jobs` are running. The claimed run has
+   * no worker yet (pid NULL): its heartbeat starts now, so a runner that dies before starting the worker
+   * leaves a run that goes stale and is marked failed by the next runner.
+   */
+  claimQueuedRun(holder: string): Promise<{ run: RunRow; action: 'start' | 'resume' } | undefined> {
+    return this.write(async (db) => {
+      const q = await get<{ holder: string | null; expires_at: number | null; paused: number }>(db, 'SELECT holder, expires_at, paused FROM queue WHERE id = 1');
+      if (!q || q.holder !== holder || q.paused || (q.expires_at ?? 0) < Date.now()) return undefined;
+      const next = await get<{ id: number; queue_action: string | null }>(
+        db,
+        `SELECT r.id, r.queue_action FROM runs r LEFT JOIN sweeps s ON s.id = r.sweep_id
+         WHERE r.status = 'queued'
+           AND (s.jobs IS NULL OR (SELECT count(*) FROM runs x WHERE x.sweep_id = r.sweep_id AND x.status = 'running') < s.jobs)
+         ORDER BY r.queued_at, r.id LIMIT 1`,
+      );
+      if (!next) return undefined;
+      const now = Date.now();
+      await run(
+        db,
+        "UPDATE runs SET status = 'running', claimed_by = ?, attempts = attempts + 1, started_at = ?, heartbeat_at = ?, finished_at = NULL, pid = NULL, host = NULL WHERE id = ? AND status = 'queued'",
+        [holder, now, now, next.id],
+      );
+      const r = await get<RunRecord>(db, `${RUN_SELECT} WHERE r.id = ?`, [next.id]);
+      return { run: toRun(r!, now, this.staleAfterMs), action: next.queue_action === 'resume' ? 'resume' : 'start' };
+    });
+  }
+
+  /** Queued runs in the order the queue starts them. */
+  queuedRuns(): Promise<RunRow[]> {
+    const now = Date.now();
+    return this.read(async (db) => (await all<RunRecord>(db, `${RUN_SELECT} WHERE r.status = 'queued' ORDER BY r.queued_at, r.id`)).map((r) => toRun(r, now, this.staleAfterMs)));
+  }
+
+  /** Runs a queue runner started that are recorded as running (their workers may have died: see displayStatus). */
+  queueRunning(): Promise<RunRow[]> {
+    const now = Date.now();
+    return this.read(async (db) => (await all<RunRecord>(db, `${RUN_SELECT} WHERE r.status = 'running' AND r.claimed_by IS NOT NULL ORDER BY r.id`)).map((r) => toRun(r, now, this.staleAfterMs)));
+  }
+
+  /**
+   * Puts an ended run (failed, cancelled, crashed) back at the end of the queue: `resume` continues it
+   * from its saved state, `start` trains it again from scratch (what it recorded is removed first).
+   * Returns the artifacts removed for a `start`, whose files are the caller's to delete.
+   */
+  requeueRun(id: number, action: 'start' | 'resume'): Promise<ArtifactRow[]> {
+    return this.write(async (db) => {
+      const r = await get<{ status: string }>(db, 'SELECT status FROM runs WHERE id = ?', [id]);
+      if (!r) throw new Error(`run ${id} does not exist`);
+      if (r.status === 'queued' || r.status === 'completed') throw new Error(`run ${id} is ${r.status}: only a failed, cancelled or crashed run is queued again`);
+      let artifacts: ArtifactRecord[] = [];
+      if (action === 'start') {
+        artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? ORDER BY id', [id]);
+        for (const t of ['metrics', 'evals', 'embeddings', 'artifacts']) await run(db, `DELETE FROM ${t} WHERE run_id = ?`, [id]);
+      }
+      await run(db, "UPDATE runs SET status = 'queued', queued_at = ?, queue_action = ?, finished_at = NULL, error = NULL, pid = NULL, claimed_by = NULL WHERE id = ?", [Date.now(), action, id]);
+      return artifacts.map(toArtifact);
+    });
+  }
+
+  /** Cancels queued runs: the given ones, a sweep's, or (no argument) all. Returns the ids cancelled. */
+  cancelQueued(which: { runIds?: number[]; sweepId?: number } = {}): Promise<number[]> {
+    return this.write(async (db) => {
+      const where = which.runIds ? `id IN (${which.runIds.map(() => '?').join(', ') || 'NULL'})` : which.sweepId !== undefined ? 'sweep_id = ?' : '1';
+      const params = which.runIds ?? (which.sweepId !== undefined ? [which.sweepId] : []);
+      const ids = (await all<{ id: number }>(db, `SELECT id FROM runs WHERE status = 'queued' AND ${where} ORDER BY id`, params)).map((r) => r.id);
+      if (ids.length) await run(db, `UPDATE runs SET status = 'cancelled', finished_at = ? WHERE status = 'queued' AND ${where}`, [Date.now(), ...params]);
+      return ids;
     });
   }
 
@@ -390,6 +566,39 @@ export class RunStore {
   getArtifacts(id: number): Promise<ArtifactRow[]> {
     const sql = 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? ORDER BY id';
     return this.read(async (db) => (await all<ArtifactRecord>(db, sql, [id])).map(toArtifact));
+  }
+
+  // ---- sweeps -----------------------------------------------------------------------------------------
+
+  /** Newest first, with their runs counted by status. */
+  listSweeps(): Promise<SweepRow[]> {
+    return this.read(async (db) => (await all<SweepRecord>(db, `${SWEEP_SELECT} GROUP BY s.id ORDER BY s.id DESC`)).map(toSweep));
+  }
+
+  getSweep(id: number): Promise<SweepRow | undefined> {
+    return this.read(async (db) => {
+      const r = await get<SweepRecord>(db, `${SWEEP_SELECT} WHERE s.id = ? GROUP BY s.id`, [id]);
+      return r && toSweep(r);
+    });
+  }
+
+  /** A sweep's runs in its expansion order. */
+  sweepRuns(id: number): Promise<RunRow[]> {
+    const now = Date.now();
+    return this.read(async (db) => (await all<RunRecord>(db, `${RUN_SELECT} WHERE r.sweep_id = ? ORDER BY r.sweep_index, r.id`, [id])).map((r) => toRun(r, now, this.staleAfterMs)));
+  }
+
+  /** Each run's evaluations by protocol, for many runs in one query (the sweep view). */
+  evalsOf(runIds: number[]): Promise<Map<number, EvalRow[]>> {
+    return this.read(async (db) => {
+      const out = new Map<number, EvalRow[]>(runIds.map((id) => [id, []]));
+      for (let i = 0; i < runIds.length; i += 500) {
+        const chunk = runIds.slice(i, i + 500);
+        const rows = await all<EvalRecordRow & { run_id: number }>(db, `SELECT run_id, protocol, value, epoch, details, created_at FROM evals WHERE run_id IN (${chunk.map(() => '?').join(', ')}) ORDER BY id`, chunk);
+        for (const r of rows) out.get(r.run_id)?.push(toEval(r));
+      }
+      return out;
+    });
   }
 
   // ---- projections (the embedding explorer's cache) ------------------------------------------------

@@ -30,6 +30,38 @@ export interface RunRow {
   /** Latest epoch finished and the latest kNN accuracy, for the list views. */
   lastEpoch: number | null;
   lastKnn: number | null;
+  /** The sweep it belongs to, its place in the sweep's expansion and its value on each axis. */
+  sweepId: number | null;
+  sweepIndex: number | null;
+  axisValues: Record<string, string | number | boolean> | null;
+  /** When it last entered the queue (the queue runs oldest first); null for a run never queued. */
+  queuedAt: number | null;
+  /** The queue runner that started it; null for a run started directly (CLI `train`, an old version). */
+  claimedBy: string | null;
+  /** How many times the queue started it. */
+  attempts: number;
+}
+
+/** A sweep: its file and axes, and how its runs stand. */
+export interface SweepRow {
+  id: number;
+  name: string;
+  spec: Record<string, unknown>;
+  axes: { name: string; kind: 'grid' | 'named' | 'random'; labels?: string[] }[];
+  source: string | null;
+  jobs: number | null;
+  createdAt: number;
+  /** Runs by status as recorded (crashed ones count as running until the queue marks them failed). */
+  counts: Record<'queued' | 'running' | 'completed' | 'failed' | 'cancelled', number>;
+  total: number;
+}
+
+/** The queue's shared state: who drains it, and whether it is paused. */
+export interface QueueState {
+  paused: boolean;
+  holder: { id: string; host: string | null; pid: number | null; expiresAt: number } | null;
+  queued: number;
+  running: number;
 }
 
 export interface MetricPoint {
