@@ -79,3 +79,7 @@ const { writeFileSync } = await import('node:fs');
 const schema = spawnSync(process.execPath, [join(dist, 'cli.js'), 'schema'], { encoding: 'utf8' });
 if (schema.status !== 0) throw new Error(`could not generate the run-config schema: ${schema.stderr}`);
 writeFileSync(join(dist, 'clrun.schema.json'), schema.stdout);
+// …and the sweep-file schema (*.clsweep.json), whose `base` refers to the run-config schema beside it.
+const sweepSchema = spawnSync(process.execPath, [join(dist, 'cli.js'), 'schema', '--sweep'], { encoding: 'utf8' });
+if (sweepSchema.status !== 0) throw new Error(`could not generate the sweep schema: ${sweepSchema.stderr}`);
+writeFileSync(join(dist, 'clsweep.schema.json'), sweepSchema.stdout);

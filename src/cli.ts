@@ -9,7 +9,9 @@ import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
 import { PACK_USAGE, packCommand, unpackCommand } from './cli/pack';
 import { printRun, printRuns } from './cli/show';
+import { queueCommand, SWEEP_USAGE, sweepCommand } from './cli/sweep';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
+import { sweepJsonSchema } from './core/sweep';
 import { checkResumable, ResumeRefused } from './store/resume';
 import { RunStore, defaultDatabasePath } from './store/store';
 
@@ -23,7 +25,8 @@ Commands:
   show <id>                                 a run's config, status, evaluations and artifacts
   export <id> [--out DIR] [--epoch N]       metrics.csv, and embeddings as TensorBoard-projector TSV
 ${PACK_USAGE}
-  schema                                    print the JSON schema of run-config files
+${SWEEP_USAGE}
+  schema [--sweep]                          print the JSON schema of run-config (sweep) files
   methods                                   list the available methods
 ${DATA_USAGE}
 
@@ -56,6 +59,14 @@ const OPTIONS = {
   mirror: { type: 'string' },
   force: { type: 'boolean', default: false },
   'image-size': { type: 'string' },
+  jobs: { type: 'string' },
+  'max-runs': { type: 'string' },
+  yes: { type: 'boolean', default: false },
+  detach: { type: 'boolean', default: false },
+  watch: { type: 'boolean', default: false },
+  all: { type: 'boolean', default: false },
+  csv: { type: 'boolean', default: false },
+  sweep: { type: 'boolean', default: false },
   ...Object.fromEntries(Object.keys(TRAIN_FLAGS).map((k) => [k, { type: 'string' }])),
 } as const;
 
@@ -119,8 +130,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'data':
       return runDataCommand(rest, values);
+    case 'sweep':
+      return sweepCommand(rest, values, dbPath, json);
+    case 'queue':
+      return queueCommand(rest, values, dbPath, json);
     case 'schema':
-      process.stdout.write(`${JSON.stringify(runConfigJsonSchema(), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(values.sweep ? sweepJsonSchema() : runConfigJsonSchema(), null, 2)}\n`);
       return 0;
     case 'methods':
       for (const m of Object.values(METHOD_INFO)) process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n`);

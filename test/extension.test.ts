@@ -9,7 +9,7 @@ import type { WorkerEvent } from '../src/core/events';
 import { resumeFolder } from '../src/store/resume';
 import { RunStore } from '../src/store/store';
 import { RESTRICTED_MESSAGE, startFromConfigFile } from '../src/extension/configFiles';
-import { RunManager, type ActiveRun, type ForkFn, type RunEnded, type RunManagerOptions } from '../src/extension/runManager';
+import { RunManager, type ActiveRun, type ForkFn, type RunEnded, type RunManagerOptions } from '../src/queue/runManager';
 import { describeRun, groupRuns, matchesFilter, NO_FILTER, toViews, tooltipMarkdown, statusIcon, contextValue } from '../src/extension/runsModel';
 
 // The run manager is tested with real training workers (the TypeScript source through tsx, so a

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { formatProblems, resolveConfig, type RunConfig } from '../core/config';
-import type { RunManager } from './runManager';
+import type { RunManager } from '../queue/runManager';
 import { applyRunDefaults, resolveDatasetPath, type RawConfig } from './newRunModel';
 
 /**

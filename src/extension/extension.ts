@@ -22,7 +22,7 @@ import {
   showRunLog,
   stopRun,
 } from './runCommands';
-import { RunManager } from './runManager';
+import { RunManager } from '../queue/runManager';
 import { NO_FILTER } from './runsModel';
 import { RunsTreeProvider } from './runsTree';
 import type { Services } from './services';
@@ -34,8 +34,8 @@ let services: Services | undefined;
 
 /**
  * Wires the host logic to VS Code. Everything created here is disposed through context.subscriptions;
- * the run manager is shut down in deactivate() (queued runs are recorded as cancelled, running workers
- * keep training and the next window shows them from the store).
+ * the run manager is shut down in deactivate() (queued runs stay queued in the database for the next
+ * runner, running workers keep training and the next window shows them from the store).
  */
 export function activate(context: vscode.ExtensionContext): Services {
   const settings = (): Settings => readSettings(vscode.workspace.getConfiguration(SECTION), vscode.workspace.workspaceFolders?.[0]?.uri.fsPath);
@@ -47,7 +47,19 @@ export function activate(context: vscode.ExtensionContext): Services {
     launch: () => workerLaunch(partial),
     maxConcurrentRuns: () => settings().maxConcurrentRuns,
     extraModuleDirs: () => extraModuleDirs(nativeDir),
+    // A queued run starts a process: not from an untrusted workspace (another window or `clab queue run` may drain it).
+    drain: () => vscode.workspace.isTrusted,
+    onQueueError: (dbPath, e) => log.warn(`the run queue of ${dbPath}: ${e instanceof Error ? e.message : String(e)}`),
   });
+  // This window drains the queue of the database it shows, when no other window or CLI does.
+  let watched: string | undefined;
+  const watchQueue = () => {
+    if (!vscode.workspace.isTrusted) return;
+    const db = settings().dbPath;
+    if (watched !== undefined && watched !== db) void manager.unwatch(watched);
+    watched = db;
+    void manager.watch(db).then(() => manager.resumeDraining(), () => undefined);
+  };
   // The tree marks runs that have a log (for "Show Run Log"); the logs live in LiveUi, which needs the tree.
   const logs = { has: (_id: number) => false };
   const tree = new RunsTreeProvider(stores, manager, { workspace: context.workspaceState, global: context.globalState }, (id) => logs.has(id));
@@ -95,15 +107,22 @@ export function activate(context: vscode.ExtensionContext): Services {
     vscode.languages.registerCodeLensProvider({ pattern: CONFIG_FILE_GLOB }, codeLens),
     ...Object.entries(commands).map(([id, fn]) => vscode.commands.registerCommand(id, report(log, id, fn))),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${SECTION}.databasePath`)) void tree.refresh(true);
+      if (e.affectsConfiguration(`${SECTION}.databasePath`)) {
+        void tree.refresh(true);
+        watchQueue();
+      }
       if (e.affectsConfiguration(`${SECTION}.maxConcurrentRuns`)) manager.reschedule();
     }),
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void tree.refresh(true)),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      void tree.refresh(true);
+      watchQueue();
+    }),
     { dispose: () => void stores.dispose() },
     ...webviews.register(),
   );
   void vscode.commands.executeCommand('setContext', 'contrastiveLab.groupBy', tree.groupBy);
   tree.start();
+  watchQueue();
   return s;
 }
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { WorkerLaunch } from './runManager';
+import type { WorkerLaunch } from '../queue/runManager';
 import type { Services } from './services';
 
 /**

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { WorkerEvent } from '../core/events';
-import type { ActiveRun, RunEnded, RunManager } from './runManager';
+import type { ActiveRun, RunEnded, RunManager } from '../queue/runManager';
 import { escapeMd, isLive, percent, progressText, type RunView } from './runsModel';
 import type { RunsTreeProvider } from './runsTree';
 

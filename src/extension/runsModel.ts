@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
 import { liveStatus, type Liveness } from '../store/liveness';
 import type { RunRow } from '../store/types';
-import type { ActiveRun } from './runManager';
+import type { ActiveRun } from '../queue/runManager';
 
 /**
  * What the Runs view shows, as plain data: status, grouping, filtering, description and tooltip text.

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RunRow } from '../store/types';
-import type { RunManager } from './runManager';
+import type { RunManager } from '../queue/runManager';
 import {
   contextValue,
   describeRun,

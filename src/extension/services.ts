@@ -1,6 +1,6 @@
 import type * as vscode from 'vscode';
 import type { LiveUi } from './liveUi';
-import type { RunManager } from './runManager';
+import type { RunManager } from '../queue/runManager';
 import type { RunsTreeProvider } from './runsTree';
 import type { Settings } from './settings';
 import type { StoreHolder } from './storeHolder';

@@ -1,5 +1,5 @@
 import { fork as nodeFork, type ChildProcess, type ForkOptions } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
@@ -7,14 +7,18 @@ import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive } from '../store/liveness';
 import { RunStore, runFolder } from '../store/store';
+import type { RunRow } from '../store/types';
 import { Emitter } from './emitter';
+import { QueueRunner } from './runner';
+import type { RunTarget } from './target';
 
 /**
- * Starts training workers and keeps the queue. One forked worker per run; the worker writes its own run's
- * rows, so the manager only creates the run (as `queued`), starts the worker when a slot is free, relays
- * its IPC events for the live views, and records an end the worker could not record itself (crash, kill,
- * a worker that never started). No `vscode` here: the extension wires it to the UI, the tests drive it
- * with real workers.
+ * The local run target and the queue's host. Runs wait in the database's queue (src/queue/runner.ts: one
+ * runner per database drains it, whichever window or CLI holds the lease); when this manager's runner
+ * claims one it forks a worker for it. The worker writes its own run's rows, so the manager only queues
+ * the run, starts the worker, relays its IPC events for the live views, and records an end the worker
+ * could not record itself (crash, kill, a worker that never started). No `vscode` here: the extension
+ * wires it to the UI, the CLI's `queue run` drives it headless, the tests drive it with real workers.
  */
 
 /** How to start a worker: read at each start, so a changed setting applies to the next run. */
@@ -46,6 +50,13 @@ export interface RunManagerOptions {
   stoppingTimeoutMs?: number;
   /** Replaceable so tests can count (or refuse) spawns. */
   fork?: ForkFn;
+  /** Queue lease length and tick interval (tests shorten them). */
+  leaseMs?: number;
+  pollMs?: number;
+  /** Whether this manager drains the queues it watches (false: it only queues runs; an untrusted workspace). Default true. */
+  drain?(): boolean;
+  /** A tick of a queue runner failed (e.g. the database stayed locked); it tries again at the next tick. */
+  onQueueError?(dbPath: string, e: unknown): void;
 }
 
 export type RunPhase = 'queued' | 'starting' | 'running' | 'stopping';
@@ -105,6 +116,8 @@ interface ManagedRun extends ActiveRun {
   /** The error of a `failed` event, for a worker that could not record it (e.g. an invalid config). */
   failedError?: string;
   result?: { knn?: number; linear?: number };
+  /** The queue runner that claimed it for this worker. */
+  claimedBy?: string;
   settled: boolean;
   logFile: string;
 }
@@ -122,10 +135,12 @@ function tail(file: string, maxChars = 2000): string {
   }
 }
 
-export class RunManager {
+export class RunManager implements RunTarget {
+  readonly id = 'local';
+  /** Runs this manager queued (phase `queued`, mirroring the database until a runner claims them) or started. */
   private readonly runs = new Map<string, ManagedRun>();
-  private readonly queue: ManagedRun[] = [];
   private readonly stores = new Map<string, Promise<RunStore>>();
+  private readonly runners = new Map<string, Promise<QueueRunner>>();
   private disposed = false;
 
   private readonly changed = new Emitter<ActiveRun>();
@@ -139,6 +154,9 @@ export class RunManager {
   /** What a worker printed to stdout/stderr (outside the protocol), delivered when it exits. */
   readonly onOutput = this.output.event;
   readonly onDidEnd = this.ended.event;
+  private readonly leaseChanged = new Emitter<{ dbPath: string; holding: boolean }>();
+  /** This manager took or lost the lease on draining a database's queue. */
+  readonly onDidChangeLease = this.leaseChanged.event;
 
   constructor(private readonly opts: RunManagerOptions) {}
 
@@ -161,75 +179,161 @@ export class RunManager {
     return this.runs.get(key(dbPath, runId));
   }
 
-  private runningCount(): number {
-    return [...this.runs.values()].filter((r) => r.phase !== 'queued').length;
-  }
-
   /**
-   * Records the run as queued (so every window and the CLI see it at once) and starts it when a slot is
-   * free. `cwd` is the worker's working directory (relative dataset paths are resolved before this).
+   * Records the run as queued (so every window and the CLI see it at once) and pokes the queue's runner:
+   * it starts when a slot is free, oldest first. `cwd` is the worker's working directory (relative dataset
+   * paths are resolved before this).
    */
   async enqueue(config: RunConfig, opts: { dbPath: string; cwd?: string }): Promise<number> {
     if (this.disposed) throw new Error('the run manager has been shut down');
     const store = await this.store(opts.dbPath);
     const runId = await store.createRun(config, { status: 'queued' });
-    this.add({ runId, config, resume: false, ...opts });
+    this.mirror({ runId, config, resume: false, ...opts });
+    this.poke(opts.dbPath);
     return runId;
   }
 
   /**
+   * Queues a whole sweep (recorded with all its runs in one transaction) and pokes the runner. The sweep's
+   * runs are named in `runs`; `jobs` caps how many of them train at once.
+   */
+  async enqueueSweep(sweep: Parameters<RunStore['createSweep']>[0], opts: { dbPath: string; cwd?: string }): Promise<{ sweepId: number; runIds: number[] }> {
+    if (this.disposed) throw new Error('the run manager has been shut down');
+    const store = await this.store(opts.dbPath);
+    const created = await store.createSweep(sweep);
+    created.runIds.forEach((runId, i) => this.mirror({ runId, config: sweep.runs[i].config, resume: false, ...opts }));
+    this.poke(opts.dbPath);
+    return created;
+  }
+
+  /**
    * Continues a cancelled run from where it was stopped, a failed or crashed one from its last finished
-   * epoch, with its recorded config,
-   * when a slot is free. Throws (ResumeRefused) with the reason when it cannot be resumed. Unlike a new
-   * run it is not recorded as queued: until its worker starts, the store keeps how it ended.
+   * epoch, with its recorded config: it goes back to the end of the queue as a resume. Throws
+   * (ResumeRefused) with the reason when it cannot be resumed; then nothing changed.
    */
   async resume(runId: number, opts: { dbPath: string; cwd?: string }): Promise<void> {
     if (this.disposed) throw new Error('the run manager has been shut down');
     if (this.runs.has(key(opts.dbPath, runId))) throw new ResumeRefused(`run ${runId} is already queued or running`);
-    const { run } = await checkResumable(await this.store(opts.dbPath), opts.dbPath, runId);
+    const store = await this.store(opts.dbPath);
+    const { run } = await checkResumable(store, opts.dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
     const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
-    this.add({ runId, config, resume: true, ...opts });
+    await store.requeueRun(runId, 'resume');
+    this.mirror({ runId, config, resume: true, ...opts });
+    this.poke(opts.dbPath);
   }
 
-  private add(r: { runId: number; config: RunConfig; resume: boolean; dbPath: string; cwd?: string }): void {
+  /**
+   * Puts failed, cancelled or crashed runs back in the queue: resumed from their saved state where they
+   * have one, trained again from the start otherwise. Returns what was done per run (or why not).
+   */
+  async requeue(runIds: number[], opts: { dbPath: string; cwd?: string }): Promise<{ runId: number; action?: 'start' | 'resume'; refused?: string }[]> {
+    const store = await this.store(opts.dbPath);
+    const out: { runId: number; action?: 'start' | 'resume'; refused?: string }[] = [];
+    for (const runId of runIds) {
+      const row = await store.getRun(runId);
+      if (!row) {
+        out.push({ runId, refused: `there is no run ${runId}` });
+        continue;
+      }
+      if (!['failed', 'cancelled', 'crashed'].includes(row.displayStatus)) {
+        out.push({ runId, refused: `run ${runId} is ${row.displayStatus}` });
+        continue;
+      }
+      const resumable = await checkResumable(store, opts.dbPath, runId).then(() => true, () => false);
+      const action = resumable ? 'resume' : 'start';
+      const removed = await store.requeueRun(runId, action);
+      removeFiles(removed.map((a) => a.path));
+      this.mirror({ runId, config: row.config, resume: resumable, ...opts });
+      out.push({ runId, action });
+    }
+    this.poke(opts.dbPath);
+    return out;
+  }
+
+  /** Shows a run this manager queued as queued until a runner (this one or another) claims it. */
+  private mirror(r: { runId: number; config: RunConfig; resume: boolean; dbPath: string; cwd?: string }): void {
     const run: ManagedRun = { ...r, phase: 'queued', cancelRequested: false, killedAfterTimeout: false, settled: false, logFile: join(runFolder(r.dbPath, r.runId), 'worker.log') };
     this.runs.set(key(r.dbPath, r.runId), run);
-    this.queue.push(run);
     this.changed.fire(run);
-    this.schedule();
   }
 
   /** Starts queued runs if slots are free (after maxConcurrentRuns was raised). */
   reschedule(): void {
-    this.schedule();
+    for (const dbPath of this.runners.keys()) this.poke(dbPath);
   }
 
-  private schedule(): void {
+  /**
+   * Drains this database's queue from now on (when the lease is free or lapses): the extension watches
+   * the database it shows, `clab queue run` the one it was given.
+   */
+  watch(dbPath: string): Promise<QueueRunner> {
+    let r = this.runners.get(dbPath);
+    if (!r) {
+      r = this.store(dbPath).then((store) => {
+        const runner = new QueueRunner({
+          store,
+          dbPath,
+          target: this,
+          jobs: () => this.opts.maxConcurrentRuns(),
+          leaseMs: this.opts.leaseMs,
+          pollMs: this.opts.pollMs,
+          onError: (e) => this.opts.onQueueError?.(dbPath, e),
+          onLease: (holding) => this.leaseChanged.fire({ dbPath, holding }),
+          afterTick: () => this.reconcile(dbPath, store),
+        });
+        if (!this.disposed && (this.opts.drain?.() ?? true)) runner.start();
+        return runner;
+      });
+      r.catch(() => this.runners.delete(dbPath));
+      this.runners.set(dbPath, r);
+    }
+    return r;
+  }
+
+  /** Stops draining a database's queue (the lease is given up at once); its running workers go on. */
+  async unwatch(dbPath: string): Promise<void> {
+    const r = this.runners.get(dbPath);
+    this.runners.delete(dbPath);
+    await (await r?.catch(() => undefined))?.stop();
+  }
+
+  /** Starts (or restarts, after the workspace became trusted) every watched runner. */
+  resumeDraining(): void {
+    for (const r of this.runners.values()) void r.then((runner) => runner.start(), () => undefined);
+  }
+
+  private poke(dbPath: string): void {
     if (this.disposed) return;
-    const max = Math.max(1, Math.floor(this.opts.maxConcurrentRuns()) || 1);
-    while (this.queue.length && this.runningCount() < max) {
-      const run = this.queue.shift()!;
-      run.phase = 'starting';
-      void this.start(run);
-    }
+    void this.watch(dbPath).then(
+      (runner) => {
+        if (this.opts.drain?.() ?? true) runner.start();
+      },
+      () => undefined,
+    );
   }
 
-  private async start(run: ManagedRun): Promise<void> {
-    try {
-      const store = await this.store(run.dbPath);
-      // Cancelled or deleted from another window (or the CLI) while it waited here: do not train it.
-      const row = await store.getRun(run.runId);
-      // A resume waiting here: resumed or deleted elsewhere meanwhile.
-      const refused = run.resume ? await checkResumable(store, run.dbPath, run.runId).then(() => undefined, (e: Error) => e.message) : undefined;
-      if (!row || (run.resume ? refused !== undefined : row.status !== 'queued')) {
-        const status = row?.status === 'completed' || row?.status === 'failed' ? row.status : 'cancelled';
-        return this.settle(run, { status, error: refused ?? row?.error ?? undefined });
-      }
-    } catch {
-      // The store will be consulted again when the worker ends; starting is still right.
+  /** RunTarget: this manager has the run's worker (or is starting it). */
+  owns(dbPath: string, runId: number): boolean {
+    const run = this.runs.get(key(dbPath, runId));
+    return !!run && run.phase !== 'queued';
+  }
+
+  /** RunTarget: the runner claimed `row` for this machine: fork its worker. */
+  start(dbPath: string, row: RunRow, how: { action: 'start' | 'resume'; claimedBy: string }): void {
+    let run = this.runs.get(key(dbPath, row.id));
+    if (!run) {
+      run = { runId: row.id, dbPath, config: row.config, resume: how.action === 'resume', phase: 'queued', cancelRequested: false, killedAfterTimeout: false, settled: false, logFile: join(runFolder(dbPath, row.id), 'worker.log') };
+      this.runs.set(key(dbPath, row.id), run);
     }
+    run.phase = 'starting';
+    run.claimedBy = how.claimedBy;
+    (run as { resume: boolean }).resume = how.action === 'resume';
+    this.fork(run);
+  }
+
+  private fork(run: ManagedRun): void {
     const launch = this.opts.launch();
     let child: ChildProcess;
     let logFd: number | undefined;
@@ -262,13 +366,14 @@ export class RunManager {
     child.on('exit', (code, signal) => void this.onExit(run, code, signal));
     const extraModuleDirs = this.opts.extraModuleDirs();
     const start: HostMessage = run.resume
-      ? { type: 'resume', dbPath: run.dbPath, runId: run.runId, extraModuleDirs }
-      : { type: 'start', config: run.config, dbPath: run.dbPath, runId: run.runId, extraModuleDirs };
+      ? { type: 'resume', dbPath: run.dbPath, runId: run.runId, extraModuleDirs, claimedBy: run.claimedBy }
+      : { type: 'start', config: run.config, dbPath: run.dbPath, runId: run.runId, extraModuleDirs, claimedBy: run.claimedBy };
     if (child.pid !== undefined) child.send(start, () => undefined);
     // Cancel pressed while the worker was being forked.
     if (run.cancelRequested) this.sendCancel(run);
     this.changed.fire(run);
   }
+
 
   private onMessage(run: ManagedRun, e: WorkerEvent): void {
     switch (e.type) {
@@ -345,11 +450,26 @@ export class RunManager {
     run.settled = true;
     clearTimeout(run.killTimer);
     this.runs.delete(key(run.dbPath, run.runId));
-    const i = this.queue.indexOf(run);
-    if (i >= 0) this.queue.splice(i, 1);
     this.ended.fire({ runId: run.runId, dbPath: run.dbPath, config: run.config, ...end });
     this.changed.fire(run);
-    this.schedule();
+    this.poke(run.dbPath);
+  }
+
+  /**
+   * After a tick: a run this manager queued that another runner claimed (another window, the CLI) is no
+   * longer this manager's to show; one cancelled elsewhere has ended.
+   */
+  private async reconcile(dbPath: string, store: RunStore): Promise<void> {
+    const mirrored = [...this.runs.values()].filter((r) => r.dbPath === dbPath && r.phase === 'queued');
+    for (const run of mirrored) {
+      const row = await store.getRun(run.runId);
+      if (run.phase !== 'queued' || row?.status === 'queued') continue;
+      if (row?.status === 'running') {
+        this.runs.delete(key(dbPath, run.runId));
+        run.settled = true;
+        this.changed.fire(run);
+      } else this.settle(run, { status: row?.status === 'completed' || row?.status === 'failed' ? row.status : 'cancelled', error: row?.error ?? undefined });
+    }
   }
 
   /** How long a worker may take to answer Cancel: the configured timeout, or three of its steps if longer. */
@@ -385,11 +505,14 @@ export class RunManager {
     const run = this.runs.get(key(dbPath, runId));
     if (!run) return this.stopExternal(dbPath, runId);
     if (run.phase === 'queued') {
-      run.cancelRequested = true;
-      // A waiting resume never changed the record: it stays as it ended.
-      if (!run.resume) await (await this.store(dbPath)).finishRun(runId, 'cancelled').catch(() => undefined);
-      this.settle(run, { status: 'cancelled' });
-      return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
+      const cancelled = await (await this.store(dbPath)).cancelQueued({ runIds: [runId] });
+      if (cancelled.length) {
+        run.cancelRequested = true;
+        this.settle(run, { status: 'cancelled' });
+        return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
+      }
+      // Claimed meanwhile: by this manager's runner (then it is starting here) or by another one.
+      if (run.phase === 'queued') return this.stopExternal(dbPath, runId);
     }
     if (!run.cancelRequested) {
       run.cancelRequested = true;
@@ -404,11 +527,8 @@ export class RunManager {
     const store = await this.store(dbPath);
     const row = await store.getRun(runId);
     if (!row) return { kind: 'not-found', message: `there is no run ${runId}` };
-    if (row.status === 'queued') {
-      // Queued in another window: its manager re-checks the store before starting, and will skip it.
-      await store.finishRun(runId, 'cancelled');
+    if (row.status === 'queued' && (await store.cancelQueued({ runIds: [runId] })).length)
       return { kind: 'dequeued', message: `run ${runId} was removed from the queue` };
-    }
     if (row.status !== 'running') return { kind: 'not-running', message: `run ${runId} is not running (${row.status})` };
     if (row.host && row.host !== hostname()) return { kind: 'other-host', message: `run ${runId} runs on ${row.host}; stop it there` };
     // A stale heartbeat and no process: it crashed. (Never signal a pid we cannot vouch for: it may be reused.)
@@ -439,15 +559,15 @@ export class RunManager {
   }
 
   /**
-   * Window closing: queued runs are recorded as cancelled (nobody will start them); running workers are
-   * let go and keep training, their progress still recorded in the store for the next window to show.
+   * Window closing: queued runs stay queued in the database (the next runner, in another window, the CLI
+   * or the next session, starts them) and the lease is given up at once; running workers are let go and
+   * keep training, their progress still recorded in the store for the next window to show.
    */
   async dispose(): Promise<void> {
     this.disposed = true;
-    for (const run of [...this.queue]) {
-      if (!run.resume) await (await this.store(run.dbPath)).finishRun(run.runId, 'cancelled', 'the window closed before the run started').catch(() => undefined);
-      this.settle(run, { status: 'cancelled', error: 'the window closed before the run started' });
-    }
+    await Promise.all([...this.runners.values()].map((r) => r.then((runner) => runner.stop(), () => undefined)));
+    this.runners.clear();
+    for (const run of [...this.runs.values()]) if (run.phase === 'queued') this.runs.delete(key(run.dbPath, run.runId));
     for (const run of this.runs.values()) {
       if (run.cancelRequested) continue; // let the kill timer finish a Cancel the user asked for
       run.child?.removeAllListeners('message');
@@ -462,6 +582,11 @@ export class RunManager {
     this.stores.clear();
     await Promise.all(stores.map((s) => s.then((st) => st.close()).catch(() => undefined)));
   }
+}
+
+/** Files of artifacts a re-queued run discarded; one that cannot be removed is left (it is not recorded any more). */
+function removeFiles(paths: string[]): void {
+  for (const p of paths) rmSync(p, { recursive: true, force: true });
 }
 
 /** 0.3, 15, 600: two significant digits at most, for messages. */

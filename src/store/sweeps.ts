@@ -1,0 +1,141 @@
+import type { EvalRow, RunRow, SweepRow } from './types';
+
+/**
+ * A sweep read as one result: its runs with their axis values and metrics, and its cells — the runs that
+ * differ only by seed, folded into mean ± std per metric. Shared by `clab sweep show`, the CSV export and
+ * the sweep view, so they never disagree.
+ */
+export const SWEEP_METRICS = ['linear', 'knn', 'bestKnn', 'collapse'] as const;
+export type SweepMetricName = (typeof SWEEP_METRICS)[number];
+export const METRIC_LABELS: Record<SweepMetricName, string> = { linear: 'linear probe', knn: 'kNN (last)', bestKnn: 'kNN (best)', collapse: 'collapse (std)' };
+
+export interface SweepRunSummary {
+  runId: number;
+  index: number;
+  name: string;
+  status: RunRow['displayStatus'];
+  axisValues: Record<string, string | number | boolean>;
+  seed: number;
+  metrics: Partial<Record<SweepMetricName, number>>;
+  lastEpoch: number | null;
+  epochs: number;
+  error: string | null;
+}
+
+export interface Stat {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+export interface SweepCell {
+  /** The axis values that define the cell (every axis but the seed). */
+  key: Record<string, string | number | boolean>;
+  runIds: number[];
+  done: number;
+  metrics: Partial<Record<SweepMetricName, Stat>>;
+}
+
+export interface SweepSummary {
+  sweep: Pick<SweepRow, 'id' | 'name' | 'axes' | 'counts' | 'total' | 'createdAt' | 'source' | 'jobs'>;
+  view: { rows?: string; columns?: string; metric: SweepMetricName; rowAverage: boolean };
+  /** The axes a cell is made of: all but `seed` (folded into mean ± std). */
+  cellAxes: string[];
+  runs: SweepRunSummary[];
+  cells: SweepCell[];
+  /** The cell with the highest mean of the view's metric (lowest is never better for these metrics). */
+  best?: number;
+}
+
+const stat = (xs: number[]): Stat | undefined => {
+  if (!xs.length) return undefined;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std, n: xs.length };
+};
+
+export function runMetrics(evals: EvalRow[]): Partial<Record<SweepMetricName, number>> {
+  const out: Partial<Record<SweepMetricName, number>> = {};
+  for (const e of evals) {
+    if (!Number.isFinite(e.value)) continue;
+    if (e.protocol === 'linear') out.linear = e.value;
+    if (e.protocol === 'collapse') out.collapse = e.value;
+    if (e.protocol === 'knn') {
+      out.knn = e.value;
+      out.bestKnn = Math.max(out.bestKnn ?? -Infinity, e.value);
+    }
+  }
+  return out;
+}
+
+export function summarizeSweep(sweep: SweepRow, runs: RunRow[], evals: Map<number, EvalRow[]>): SweepSummary {
+  const spec = sweep.spec as { view?: { rows?: string; columns?: string; metric?: SweepMetricName; rowAverage?: boolean }; base?: { eval?: { linearProbe?: boolean } } };
+  const axes = sweep.axes.map((a) => a.name);
+  const cellAxes = axes.filter((a) => a !== 'seed');
+  const nonTrivial = cellAxes.filter((a) => new Set(runs.map((r) => String(r.axisValues?.[a]))).size > 1 || cellAxes.length <= 2);
+  const rows = spec.view?.rows ?? nonTrivial[0];
+  const columns = spec.view?.columns ?? nonTrivial.find((a) => a !== rows);
+  const summaries: SweepRunSummary[] = runs.map((r) => ({
+    runId: r.id,
+    index: r.sweepIndex ?? 0,
+    name: r.name,
+    status: r.displayStatus,
+    axisValues: r.axisValues ?? {},
+    seed: r.config.seed,
+    metrics: runMetrics(evals.get(r.id) ?? []),
+    lastEpoch: r.lastEpoch,
+    epochs: r.config.epochs,
+    error: r.error,
+  }));
+  const cells = new Map<string, SweepCell & { values: Partial<Record<SweepMetricName, number[]>> }>();
+  for (const s of summaries) {
+    const keyObj = Object.fromEntries(cellAxes.map((a) => [a, s.axisValues[a]]));
+    const k = JSON.stringify(cellAxes.map((a) => s.axisValues[a]));
+    let c = cells.get(k);
+    if (!c) cells.set(k, (c = { key: keyObj, runIds: [], done: 0, metrics: {}, values: {} }));
+    c.runIds.push(s.runId);
+    if (s.status === 'completed') {
+      c.done++;
+      for (const m of SWEEP_METRICS) if (s.metrics[m] !== undefined) (c.values[m] ??= []).push(s.metrics[m]!);
+    }
+  }
+  const out: SweepCell[] = [...cells.values()].map(({ values, ...c }) => ({ ...c, metrics: Object.fromEntries(SWEEP_METRICS.flatMap((m) => (values[m] ? [[m, stat(values[m]!)!]] : []))) }));
+  const metric: SweepMetricName = spec.view?.metric ?? (out.some((c) => c.metrics.linear) || spec.base?.eval?.linearProbe !== false ? 'linear' : 'knn');
+  let best: number | undefined;
+  out.forEach((c, i) => {
+    const v = c.metrics[metric]?.mean;
+    if (v !== undefined && (best === undefined || v > out[best].metrics[metric]!.mean)) best = i;
+  });
+  return {
+    sweep: { id: sweep.id, name: sweep.name, axes: sweep.axes, counts: sweep.counts, total: sweep.total, createdAt: sweep.createdAt, source: sweep.source, jobs: sweep.jobs },
+    view: { rows, columns, metric, rowAverage: spec.view?.rowAverage ?? false },
+    cellAxes,
+    runs: summaries,
+    cells: out,
+    best,
+  };
+}
+
+/** `3/9 done, 2 running, 1 failed` */
+export function progressLine(s: Pick<SweepRow, 'counts' | 'total'>): string {
+  const c = s.counts;
+  const parts = [`${c.completed}/${s.total} done`];
+  if (c.running) parts.push(`${c.running} running`);
+  if (c.queued) parts.push(`${c.queued} queued`);
+  if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.cancelled) parts.push(`${c.cancelled} cancelled`);
+  return parts.join(', ');
+}
+
+const csvField = (v: unknown): string => {
+  const s = v === undefined || v === null ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+/** One row per run: id, name, status, every axis, seed, every metric. */
+export function sweepCsv(s: SweepSummary): string {
+  const axes = s.sweep.axes.map((a) => a.name).filter((a) => a !== 'seed');
+  const header = ['run', 'name', 'status', ...axes, 'seed', ...SWEEP_METRICS, 'epochs done', 'epochs'];
+  const lines = s.runs.map((r) => [r.runId, r.name, r.status, ...axes.map((a) => r.axisValues[a]), r.seed, ...SWEEP_METRICS.map((m) => r.metrics[m]), r.lastEpoch ?? 0, r.epochs].map(csvField).join(','));
+  return `${[header.map(csvField).join(','), ...lines].join('\n')}\n`;
+}
