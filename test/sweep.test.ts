@@ -227,3 +227,23 @@ describe('sweeps in the store', () => {
     await store.close();
   });
 });
+
+describe('built-in studies', () => {
+  test('every built-in study is a valid sweep file', async () => {
+    const { STUDIES } = await import('../src/core/studies');
+    for (const s of STUDIES) {
+      const e = expandSweep(s.sweep);
+      assert.ok(e.runs.length > 0, s.id);
+    }
+    const { EVERY_METHOD_STUDY, CPC_V2_STUDY } = await import('../src/core/studies');
+    assert.equal(expandSweep(EVERY_METHOD_STUDY.sweep).runs.length, 33);
+    const cpc = expandSweep(CPC_V2_STUDY.sweep).runs;
+    assert.deepEqual(cpc.filter((r) => r.config.seed === 0).map((r) => [r.config.method, r.config.params.directions, r.config.params.patchSize, r.config.params.patchAugment]), [
+      ['cpc', undefined, 8, undefined],
+      ['cpcv2', 'top-down', 8, false],
+      ['cpcv2', 'vertical', 8, false],
+      ['cpcv2', 'vertical', 10, false],
+      ['cpcv2', 'vertical', 10, true],
+    ]);
+  });
+});

@@ -36,6 +36,11 @@ export type AxisValue = string | number | boolean;
 export interface NamedValue {
   label: string;
   set: Record<string, unknown>;
+  /**
+   * Where this value sits on other axes of the view: one axis of 49 ordered pairs of transformations is
+   * shown as a 7 × 7 heatmap by giving each pair `{ "first": "crop", "second": "color" }`.
+   */
+  axes?: Record<string, string | number>;
 }
 
 export type Distribution =
@@ -68,9 +73,11 @@ export interface SweepSpec {
 export interface SweepAxis {
   /** The grid key or random parameter: a config key path, or the name of a named axis. */
   name: string;
-  kind: 'grid' | 'named' | 'random';
-  /** The values' labels in file order (grid and named axes); random axes have none. */
+  kind: 'grid' | 'named' | 'derived' | 'random';
+  /** The values' labels in file order (grid, named and derived axes); random axes have none. */
   labels?: string[];
+  /** A named axis whose values place themselves on derived axes: the view shows those instead. */
+  placesOn?: string[];
 }
 
 export interface SweepRun {
@@ -100,6 +107,20 @@ const TOP_KEYS = ['$schema', 'name', 'description', 'base', 'grid', 'random', 'j
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const quote = (k: string) => (/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k));
 const isNamed = (v: unknown): v is NamedValue => isObject(v) && typeof v.label === 'string' && isObject(v.set);
+/** Axes that named values place themselves on (`axes`), in the order they first appear. */
+function derivedAxes(grid: Record<string, unknown>): { name: string; labels: string[] }[] {
+  const out = new Map<string, string[]>();
+  for (const values of Object.values(grid))
+    if (Array.isArray(values))
+      for (const v of values)
+        if (isNamed(v) && isObject(v.axes))
+          for (const [k, x] of Object.entries(v.axes)) {
+            const labels = out.get(k) ?? [];
+            if (!labels.includes(String(x))) labels.push(String(x));
+            out.set(k, labels);
+          }
+  return [...out].map(([name, labels]) => ({ name, labels }));
+}
 
 /** A short label of a value for run names and the view: 0.001, true, "adam" → adam. */
 export function labelOf(v: unknown): string {
@@ -137,6 +158,14 @@ export function parseSweep(raw: unknown, fallbackName = 'sweep'): { spec?: Sweep
           if (seen.has(n.label)) bad(`${at}[${i}].label`, `repeats the label ${JSON.stringify(n.label)}`);
           seen.add(n.label);
           if (!Object.keys(n.set).length) bad(`${at}[${i}].set`, 'must set at least one config key');
+          if (n.axes !== undefined) {
+            if (!isObject(n.axes)) bad(`${at}[${i}].axes`, 'must map axis names to labels');
+            else
+              for (const [k, x] of Object.entries(n.axes)) {
+                if (typeof x !== 'string' && typeof x !== 'number') bad(`${at}[${i}].axes.${quote(k)}`, `must be a string or a number, got ${JSON.stringify(x)}`);
+                if (k in grid || k === 'seed') bad(`${at}[${i}].axes.${quote(k)}`, 'names an axis of the grid; a derived axis needs a name of its own');
+              }
+          }
         });
       } else {
         values.forEach((v, i) => {
@@ -175,7 +204,7 @@ export function parseSweep(raw: unknown, fallbackName = 'sweep'): { spec?: Sweep
     if (!isObject(raw.view)) bad('view', 'must be an object { "rows", "columns", "metric", "rowAverage" }');
     else {
       const v = raw.view;
-      const axes = [...Object.keys(isObject(grid) ? grid : {}), ...Object.keys(random?.params ?? {})];
+      const axes = [...Object.keys(isObject(grid) ? grid : {}), ...(isObject(grid) ? derivedAxes(grid).map((a) => a.name) : []), ...Object.keys(random?.params ?? {})];
       for (const k of Object.keys(v)) if (!['rows', 'columns', 'metric', 'rowAverage'].includes(k)) bad(`view.${quote(k)}`, 'unknown key (known here: rows, columns, metric, rowAverage)');
       for (const k of ['rows', 'columns'] as const)
         if (v[k] !== undefined && (typeof v[k] !== 'string' || !axes.includes(v[k]))) bad(`view.${k}`, `must name an axis of the sweep (${axes.join(', ') || 'there are none'}), got ${JSON.stringify(v[k])}`);
@@ -277,7 +306,11 @@ export function expandSweep(raw: unknown, fallbackName = 'sweep'): ExpandedSweep
   const total = countRuns(spec);
   if (total > HARD_RUN_LIMIT) throw new SweepError([{ path: 'grid', message: `makes ${total} runs; a sweep makes at most ${HARD_RUN_LIMIT}` }]);
   const gridKeys = Object.keys(spec.grid);
-  const axes: SweepAxis[] = gridKeys.map((k) => ({ name: k, kind: spec.grid[k].every(isNamed) ? 'named' : 'grid', labels: spec.grid[k].map(labelOf) }));
+  const axes: SweepAxis[] = gridKeys.map((k) => {
+    const placesOn = [...new Set(spec.grid[k].flatMap((v) => (isNamed(v) && v.axes ? Object.keys(v.axes) : [])))];
+    return { name: k, kind: spec.grid[k].every(isNamed) ? 'named' : 'grid', labels: spec.grid[k].map(labelOf), ...(placesOn.length ? { placesOn } : {}) };
+  });
+  for (const d of derivedAxes(spec.grid)) axes.push({ name: d.name, kind: 'derived', labels: d.labels });
   const randomKeys = Object.keys(spec.random?.params ?? {});
   for (const k of randomKeys) axes.push({ name: k, kind: 'random' });
   const samples: Record<string, unknown>[] = [];
@@ -311,6 +344,7 @@ export function expandSweep(raw: unknown, fallbackName = 'sweep'): ExpandedSweep
             origin.set(p, `${at}.set.${quote(p)}`);
           }
           axisValues[k] = v.label;
+          for (const [d, x] of Object.entries(v.axes ?? {})) axisValues[d] = x;
         } else {
           setPath(config, k, copy(v));
           origin.set(k, at);
@@ -323,7 +357,9 @@ export function expandSweep(raw: unknown, fallbackName = 'sweep'): ExpandedSweep
         axisValues[k] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : labelOf(v);
       }
       if (config.name === undefined) {
+        const derived = new Set(derivedAxes(spec.grid).map((d) => d.name));
         const label = Object.entries(axisValues)
+          .filter(([k]) => !derived.has(k))
           .map(([k, v]) => `${k.split('.').pop()}=${labelOf(v)}`)
           .join(' ');
         config.name = label ? `${spec.name} · ${label}` : spec.name;
@@ -383,7 +419,11 @@ export function sweepJsonSchema(runSchemaUrl = './clrun.schema.json'): Record<st
     type: 'object',
     required: ['label', 'set'],
     additionalProperties: false,
-    properties: { label: { type: 'string' }, set: { type: 'object', propertyNames: { enum: paths } } },
+    properties: {
+      label: { type: 'string' },
+      set: { type: 'object', propertyNames: { enum: paths }, description: 'Config key paths and the values this named value gives them.' },
+      axes: { type: 'object', additionalProperties: { type: ['string', 'number'] }, description: 'Where this value sits on other axes of the view (e.g. { "first": "crop", "second": "color" }).' },
+    },
   };
   const axisValues = { type: 'array', minItems: 1, description: 'The values this axis takes (one run per value and per point of the other axes).' };
   return {

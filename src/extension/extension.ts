@@ -28,6 +28,8 @@ import { RunsTreeProvider } from './runsTree';
 import type { Services } from './services';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StoreHolder } from './storeHolder';
+import { cancelSweep, deleteSweep, newSweep, retrySweep, setQueuePaused, startSweep, SweepFileCodeLens } from './sweepCommands';
+import { SWEEP_FILE_GLOB } from './sweepFiles';
 import { Webviews } from '../webviews/panels';
 
 let services: Services | undefined;
@@ -71,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const treeView = vscode.window.createTreeView('contrastiveLab.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });
   tree.attach(treeView);
   const codeLens = new ConfigFileCodeLens();
+  const sweepLens = new SweepFileCodeLens(s);
   const webviews = new Webviews(s);
 
   const commands: Record<string, (...args: never[]) => unknown> = {
@@ -95,6 +98,13 @@ export function activate(context: vscode.ExtensionContext): Services {
     'contrastiveLab.renameRun': (node?: never) => renameRun(s, node),
     'contrastiveLab.editRunNote': (node?: never) => editNote(s, node),
     'contrastiveLab.showRunLog': (node?: never) => showRunLog(s, node),
+    'contrastiveLab.newSweep': (study?: never) => newSweep(s, study),
+    'contrastiveLab.startSweep': (uri?: never) => startSweep(s, uri),
+    'contrastiveLab.cancelSweep': (node?: never) => cancelSweep(s, node),
+    'contrastiveLab.retrySweep': (node?: never) => retrySweep(s, node),
+    'contrastiveLab.deleteSweep': (node?: never) => deleteSweep(s, node),
+    'contrastiveLab.pauseQueue': () => setQueuePaused(s, true),
+    'contrastiveLab.resumeQueue': () => setQueuePaused(s, false),
     ...webviews.commands,
   };
 
@@ -105,6 +115,8 @@ export function activate(context: vscode.ExtensionContext): Services {
     live,
     codeLens,
     vscode.languages.registerCodeLensProvider({ pattern: CONFIG_FILE_GLOB }, codeLens),
+    sweepLens,
+    vscode.languages.registerCodeLensProvider({ pattern: SWEEP_FILE_GLOB }, sweepLens),
     ...Object.entries(commands).map(([id, fn]) => vscode.commands.registerCommand(id, report(log, id, fn))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.databasePath`)) {

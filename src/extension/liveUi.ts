@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { WorkerEvent } from '../core/events';
 import type { ActiveRun, RunEnded, RunManager } from '../queue/runManager';
-import { escapeMd, isLive, percent, progressText, type RunView } from './runsModel';
+import { describeSweep, escapeMd, isLive, percent, progressText, type RunView } from './runsModel';
 import type { RunsTreeProvider } from './runsTree';
 
 /**
@@ -128,6 +128,20 @@ export class LiveUi implements vscode.Disposable {
     }
   }
 
+  private readonly sweepsAnnounced = new Set<number>();
+
+  /** When the last run of a sweep this window trained ends: one notification, with Open Sweep. */
+  private async sweepEnded(sweepId: number): Promise<void> {
+    await this.tree.refresh();
+    const v = this.tree.sweepViews().find((x) => x.sweep.id === sweepId);
+    if (!v || v.runs.some((r) => isLive(r.status)) || this.sweepsAnnounced.has(sweepId)) return;
+    this.sweepsAnnounced.add(sweepId);
+    const open = 'Open Sweep';
+    const failed = v.runs.some((r) => r.status === 'failed' || r.status === 'crashed');
+    const show = failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(`Sweep “${v.sweep.name}” ended: ${describeSweep(v)}.`, open).then((p) => p === open && vscode.commands.executeCommand('contrastiveLab.openSweep', sweepId));
+  }
+
   private onEnd(end: RunEnded): void {
     this.ended.add(end.runId);
     this.progress.get(end.runId)?.done();
@@ -136,6 +150,13 @@ export class LiveUi implements vscode.Disposable {
     const ch = this.channel(end.runId, name);
     const showLog = 'Show Log';
     const onPick = (pick: string | undefined) => pick === showLog && ch.show(true);
+    if (end.sweepId !== undefined) {
+      // A sweep's runs end by the dozen: one status-bar line each, one notification when the sweep is done.
+      ch.info(`run ${end.status}${end.knn !== undefined ? `: kNN ${percent(end.knn)}` : ''}${end.linear !== undefined ? `, linear probe ${percent(end.linear)}` : ''}${end.error ? `: ${end.error}` : ''}`);
+      vscode.window.setStatusBarMessage(`Contrastive Lab: “${name}” ${end.status}`, 5000);
+      void this.sweepEnded(end.sweepId);
+      return;
+    }
     if (end.status === 'completed') {
       ch.info(`run completed${end.knn !== undefined ? `: kNN ${percent(end.knn)}` : ''}${end.linear !== undefined ? `, linear probe ${percent(end.linear)}` : ''}`);
       const knn = end.knn !== undefined ? `: kNN accuracy ${percent(end.knn)}` : '';

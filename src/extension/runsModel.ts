@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
 import { liveStatus, type Liveness } from '../store/liveness';
-import type { RunRow } from '../store/types';
+import type { RunRow, SweepRow } from '../store/types';
 import type { ActiveRun } from '../queue/runManager';
 
 /**
@@ -214,4 +214,59 @@ export function viewSignature(views: RunView[]): string {
   return views
     .map((v) => [v.row.id, v.status, v.row.name, v.row.starred, v.row.note, v.row.lastEpoch, v.row.lastKnn, v.row.error, v.live?.progress?.step, v.live?.lastKnn].join('|'))
     .join('\n');
+}
+
+/** A sweep as the Runs view shows it: a node grouping its runs, with `k/n done`. */
+export interface SweepView {
+  sweep: SweepRow;
+  runs: RunView[];
+}
+
+/**
+ * The top level of the ungrouped view: runs not in a sweep, and one entry per sweep placed where its
+ * newest run is (the list is newest first), holding its runs in the sweep's order.
+ */
+export function arrangeWithSweeps(views: RunView[], sweeps: SweepRow[]): ({ kind: 'run'; view: RunView } | { kind: 'sweep'; sweep: SweepView })[] {
+  const byId = new Map(sweeps.map((s) => [s.id, { sweep: s, runs: [] as RunView[] }]));
+  const out: ({ kind: 'run'; view: RunView } | { kind: 'sweep'; sweep: SweepView })[] = [];
+  for (const v of views) {
+    const sv = v.row.sweepId !== null ? byId.get(v.row.sweepId) : undefined;
+    if (!sv) {
+      out.push({ kind: 'run', view: v });
+      continue;
+    }
+    if (!sv.runs.length) out.push({ kind: 'sweep', sweep: sv });
+    sv.runs.push(v);
+  }
+  for (const o of out) if (o.kind === 'sweep') o.sweep.runs.sort((a, b) => (a.row.sweepIndex ?? 0) - (b.row.sweepIndex ?? 0) || a.row.id - b.row.id);
+  return out;
+}
+
+/** `3/9 done · 2 running · 1 failed`, from the runs as shown (a crashed worker counts as crashed). */
+export function describeSweep(s: SweepView): string {
+  const count = (st: ShownStatus[]) => s.runs.filter((r) => st.includes(r.status)).length;
+  const parts = [`${count(['completed'])}/${s.sweep.total} done`];
+  const running = count(['running', 'starting', 'stopping']);
+  if (running) parts.push(`${running} running`);
+  const queued = count(['queued']);
+  if (queued) parts.push(`${queued} queued`);
+  const failed = count(['failed', 'crashed']);
+  if (failed) parts.push(`${failed} failed`);
+  const cancelled = count(['cancelled']);
+  if (cancelled) parts.push(`${cancelled} cancelled`);
+  return parts.join(' · ');
+}
+
+export function sweepContextValue(s: SweepView): string {
+  const live = s.runs.some((r) => isLive(r.status));
+  const retry = s.runs.some((r) => r.status === 'failed' || r.status === 'cancelled' || r.status === 'crashed');
+  // Not 'live'/'ended': run menus match those.
+  return ['sweep', live ? 'sweepLive' : 'sweepEnded', retry ? 'retryable' : ''].filter(Boolean).join(' ');
+}
+
+export function sweepIcon(s: SweepView): { id: string; color?: string } {
+  if (s.runs.some((r) => r.status === 'running' || r.status === 'starting' || r.status === 'stopping')) return { id: 'loading~spin' };
+  if (s.runs.some((r) => r.status === 'queued')) return { id: 'clock' };
+  if (s.runs.some((r) => r.status === 'failed' || r.status === 'crashed')) return { id: 'warning', color: 'list.warningForeground' };
+  return { id: 'beaker' };
 }

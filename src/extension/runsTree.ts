@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { RunRow } from '../store/types';
+import type { QueueState, RunRow, SweepRow } from '../store/types';
 import type { RunManager } from '../queue/runManager';
 import {
   contextValue,
@@ -12,6 +12,11 @@ import {
   statusIcon,
   toViews,
   tooltipMarkdown,
+  arrangeWithSweeps,
+  describeSweep,
+  sweepContextValue,
+  sweepIcon,
+  type SweepView,
   viewSignature,
   type GroupBy,
   type RunFilter,
@@ -22,7 +27,11 @@ import { THIS_MACHINE } from '../store/liveness';
 import { describeResumePoint, isResumableStatus, latestResumeState } from '../store/resume';
 import type { StoreHolder } from './storeHolder';
 
-export type RunsNode = { kind: 'group'; group: RunGroup } | { kind: 'run'; view: RunView } | { kind: 'message'; text: string; command?: vscode.Command };
+export type RunsNode =
+  | { kind: 'group'; group: RunGroup }
+  | { kind: 'sweep'; sweep: SweepView }
+  | { kind: 'run'; view: RunView }
+  | { kind: 'message'; text: string; command?: vscode.Command };
 
 const POLL_MS = 2000;
 const GROUP_KEY = 'contrastiveLab.runs.groupBy';
@@ -40,6 +49,8 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   readonly onDidLoad = this.loaded.event;
 
   private rows: RunRow[] = [];
+  private sweeps: SweepRow[] = [];
+  private queue?: QueueState;
   private views: RunView[] = [];
   private signature = '';
   private timer?: NodeJS.Timeout;
@@ -108,13 +119,18 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     try {
       const store = await this.stores.get();
       this.rows = await store.listRuns();
+      this.sweeps = await store.listSweeps();
+      this.queue = await store.queueState();
       this.dbError = undefined;
     } catch (e) {
       this.rows = [];
+      this.sweeps = [];
+      this.queue = undefined;
       this.dbError = `Could not open the run database: ${(e as Error).message}`;
     }
     this.setContext('contrastiveLab.databaseError', !!this.dbError);
     this.setContext('contrastiveLab.runsLoaded', true);
+    this.setContext('contrastiveLab.queuePaused', !!this.queue?.paused);
     this.recompute(force);
     this.updateViewChrome();
   }
@@ -128,7 +144,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   private recompute(force = false): void {
     const dbPath = this.stores.path;
     this.views = toViews(this.rows, (id) => this.manager.get(dbPath, id), this.liveness);
-    const sig = `${this.groupBy}\n${JSON.stringify(this.filter)}\n${viewSignature(this.views)}`;
+    const sig = `${this.groupBy}\n${JSON.stringify(this.filter)}\n${this.queue?.paused}\n${this.sweeps.map((s) => `${s.id}:${s.name}:${s.total}`).join(',')}\n${viewSignature(this.views)}`;
     this.loaded.fire(this.views);
     if (!force && sig === this.signature) return;
     this.signature = sig;
@@ -163,22 +179,35 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     if (!this.treeView) return;
     const shown = this.views.filter((v) => matchesFilter(v, this.filter)).length;
     this.treeView.description = isFiltered(this.filter) ? `${shown} of ${this.views.length}` : undefined;
-    this.treeView.message = this.dbError ?? filterSummary(this.filter);
+    const paused = this.queue?.paused ? `The run queue is paused: ${this.queue.queued} queued run${this.queue.queued === 1 ? '' : 's'} wait (Resume Queue starts them).` : undefined;
+    this.treeView.message = this.dbError ?? ([paused, filterSummary(this.filter)].filter(Boolean).join(' ') || undefined);
+  }
+
+  /** The sweeps as last read, with their runs. */
+  sweepViews(): SweepView[] {
+    return arrangeWithSweeps(this.views, this.sweeps).flatMap((n) => (n.kind === 'sweep' ? [n.sweep] : []));
   }
 
   getChildren(node?: RunsNode): RunsNode[] {
     if (node?.kind === 'group') return node.group.runs.map((view) => ({ kind: 'run', view }));
+    if (node?.kind === 'sweep') return node.sweep.runs.filter((v) => matchesFilter(v, this.filter)).map((view) => ({ kind: 'run', view }));
     if (node) return [];
     // Empty only when there are no runs at all, so the welcome view (New Run) shows then and only then.
     if (!this.views.length) return [];
     const shown = this.views.filter((v) => matchesFilter(v, this.filter));
     if (!shown.length) return [{ kind: 'message', text: 'No runs match the filter', command: { command: 'contrastiveLab.clearRunFilter', title: 'Clear Filter' } }];
-    if (this.groupBy === 'none') return shown.map((view) => ({ kind: 'run', view }));
+    // Ungrouped, a sweep is one node holding its runs; grouped by status, method or dataset, its runs join their groups.
+    if (this.groupBy === 'none')
+      return arrangeWithSweeps(shown, this.sweeps).map((n): RunsNode => (n.kind === 'run' ? n : { kind: 'sweep', sweep: n.sweep }));
     return groupRuns(shown, this.groupBy).map((group) => ({ kind: 'group', group }));
   }
 
   getParent(node: RunsNode): RunsNode | undefined {
-    if (node.kind !== 'run' || this.groupBy === 'none') return undefined;
+    if (node.kind !== 'run') return undefined;
+    if (this.groupBy === 'none') {
+      const sweep = node.view.row.sweepId !== null ? this.sweepViews().find((s) => s.sweep.id === node.view.row.sweepId) : undefined;
+      return sweep && { kind: 'sweep', sweep };
+    }
     const groups = groupRuns(
       this.views.filter((v) => matchesFilter(v, this.filter)),
       this.groupBy,
@@ -208,6 +237,22 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       item.command = node.command;
       return item;
     }
+    if (node.kind === 'sweep') {
+      const { sweep } = node;
+      const item = new vscode.TreeItem(sweep.sweep.name, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `sweep:${sweep.sweep.id}`;
+      item.description = `sweep #${sweep.sweep.id} · ${describeSweep(sweep)}`;
+      const icon = sweepIcon(sweep);
+      item.iconPath = new vscode.ThemeIcon(icon.id, icon.color ? new vscode.ThemeColor(icon.color) : undefined);
+      item.contextValue = sweepContextValue(sweep);
+      item.tooltip = markdown(
+        [`**${sweep.sweep.name}** (sweep #${sweep.sweep.id})`, describeSweep(sweep), `Axes: ${sweep.sweep.axes.map((a) => `${a.name}${a.labels ? ` (${a.labels.length})` : ''}`).join(' × ') || 'none'}`, sweep.sweep.source ? `From ${sweep.sweep.source}` : undefined]
+          .filter(Boolean)
+          .join('  \n'),
+      );
+      item.command = { command: 'contrastiveLab.openSweep', title: 'Open Sweep', arguments: [sweep.sweep.id] };
+      return item;
+    }
     if (node.kind === 'group') {
       const item = new vscode.TreeItem(node.group.label, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `group:${node.group.key}`;
@@ -232,7 +277,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   async reveal(runId: number): Promise<void> {
     await this.refresh();
     const view = this.find(runId);
-    if (view && this.treeView?.visible) await this.treeView.reveal({ kind: 'run', view }, { select: true, focus: false }).then(undefined, () => undefined);
+    if (view && this.treeView?.visible) await this.treeView.reveal({ kind: 'run', view }, { select: true, focus: false, expand: true }).then(undefined, () => undefined);
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { BACKENDS } from '../core/config';
+import { DEFAULT_RUN_LIMIT } from '../core/sweep';
 import { defaultDatabasePath } from '../store/store';
 
 /** The `contrastiveLab.*` settings, resolved to what the host logic needs (paths absolute, defaults filled). */
@@ -10,6 +11,8 @@ export interface Settings {
   defaultDataset: string;
   datasetFolder: string;
   maxConcurrentRuns: number;
+  /** Starting a sweep of more runs than this asks first. */
+  sweepRunLimit: number;
   /** Empty = VS Code's own Node (process.execPath). */
   nodePath: string;
   npmPath: string;
@@ -40,6 +43,7 @@ export function readSettings(src: SettingsSource, workspaceFolder: string | unde
   const dbPath = dbSetting || defaultDatabasePath(env);
   const backend = str('backend');
   const max = Number(src.get<number>('maxConcurrentRuns') ?? 1);
+  const limit = Number(src.get<number>('sweepRunLimit') ?? DEFAULT_RUN_LIMIT);
   return {
     dbPath,
     backend: (BACKENDS as readonly string[]).includes(backend) ? backend : 'auto',
@@ -47,6 +51,7 @@ export function readSettings(src: SettingsSource, workspaceFolder: string | unde
     // Default: beside the shared database, so the CLI user finds it too.
     datasetFolder: expandPath(str('datasetFolder'), workspaceFolder) || join(dirname(defaultDatabasePath(env)), 'datasets'),
     maxConcurrentRuns: Number.isFinite(max) && max >= 1 ? Math.floor(max) : 1,
+    sweepRunLimit: Number.isFinite(limit) && limit >= 1 ? Math.floor(limit) : DEFAULT_RUN_LIMIT,
     nodePath: expandPath(str('nodePath'), workspaceFolder),
     npmPath: expandPath(str('npmPath'), workspaceFolder),
   };

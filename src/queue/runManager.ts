@@ -89,6 +89,8 @@ export interface RunEnded {
   runId: number;
   dbPath: string;
   config: RunConfig;
+  /** The sweep the run belongs to, if any. */
+  sweepId?: number;
   status: 'completed' | 'failed' | 'cancelled';
   error?: string;
   knn?: number;
@@ -118,6 +120,7 @@ interface ManagedRun extends ActiveRun {
   result?: { knn?: number; linear?: number };
   /** The queue runner that claimed it for this worker. */
   claimedBy?: string;
+  sweepId?: number;
   settled: boolean;
   logFile: string;
 }
@@ -201,7 +204,7 @@ export class RunManager implements RunTarget {
     if (this.disposed) throw new Error('the run manager has been shut down');
     const store = await this.store(opts.dbPath);
     const created = await store.createSweep(sweep);
-    created.runIds.forEach((runId, i) => this.mirror({ runId, config: sweep.runs[i].config, resume: false, ...opts }));
+    created.runIds.forEach((runId, i) => this.mirror({ runId, config: sweep.runs[i].config, resume: false, sweepId: created.sweepId, ...opts }));
     this.poke(opts.dbPath);
     return created;
   }
@@ -253,7 +256,7 @@ export class RunManager implements RunTarget {
   }
 
   /** Shows a run this manager queued as queued until a runner (this one or another) claims it. */
-  private mirror(r: { runId: number; config: RunConfig; resume: boolean; dbPath: string; cwd?: string }): void {
+  private mirror(r: { runId: number; config: RunConfig; resume: boolean; dbPath: string; cwd?: string; sweepId?: number }): void {
     const run: ManagedRun = { ...r, phase: 'queued', cancelRequested: false, killedAfterTimeout: false, settled: false, logFile: join(runFolder(r.dbPath, r.runId), 'worker.log') };
     this.runs.set(key(r.dbPath, r.runId), run);
     this.changed.fire(run);
@@ -329,6 +332,7 @@ export class RunManager implements RunTarget {
     }
     run.phase = 'starting';
     run.claimedBy = how.claimedBy;
+    run.sweepId = row.sweepId ?? undefined;
     (run as { resume: boolean }).resume = how.action === 'resume';
     this.fork(run);
   }
@@ -450,7 +454,7 @@ export class RunManager implements RunTarget {
     run.settled = true;
     clearTimeout(run.killTimer);
     this.runs.delete(key(run.dbPath, run.runId));
-    this.ended.fire({ runId: run.runId, dbPath: run.dbPath, config: run.config, ...end });
+    this.ended.fire({ runId: run.runId, dbPath: run.dbPath, config: run.config, ...(run.sweepId !== undefined ? { sweepId: run.sweepId } : {}), ...end });
     this.changed.fire(run);
     this.poke(run.dbPath);
   }

@@ -39,7 +39,7 @@ export interface SweepCell {
 export interface SweepSummary {
   sweep: Pick<SweepRow, 'id' | 'name' | 'axes' | 'counts' | 'total' | 'createdAt' | 'source' | 'jobs'>;
   view: { rows?: string; columns?: string; metric: SweepMetricName; rowAverage: boolean };
-  /** The axes a cell is made of: all but `seed` (folded into mean ± std). */
+  /** The axes a cell is made of: all but `seed` (folded into mean ± std) and axes shown through derived ones. */
   cellAxes: string[];
   runs: SweepRunSummary[];
   cells: SweepCell[];
@@ -71,7 +71,9 @@ export function runMetrics(evals: EvalRow[]): Partial<Record<SweepMetricName, nu
 export function summarizeSweep(sweep: SweepRow, runs: RunRow[], evals: Map<number, EvalRow[]>): SweepSummary {
   const spec = sweep.spec as { view?: { rows?: string; columns?: string; metric?: SweepMetricName; rowAverage?: boolean }; base?: { eval?: { linearProbe?: boolean } } };
   const axes = sweep.axes.map((a) => a.name);
-  const cellAxes = axes.filter((a) => a !== 'seed');
+  // Seeds fold into mean ± std; an axis whose values place themselves on derived axes is shown through those.
+  const hidden = new Set(sweep.axes.filter((a) => a.placesOn?.length).map((a) => a.name));
+  const cellAxes = axes.filter((a) => a !== 'seed' && !hidden.has(a));
   const nonTrivial = cellAxes.filter((a) => new Set(runs.map((r) => String(r.axisValues?.[a]))).size > 1 || cellAxes.length <= 2);
   const rows = spec.view?.rows ?? nonTrivial[0];
   const columns = spec.view?.columns ?? nonTrivial.find((a) => a !== rows);

@@ -47,7 +47,7 @@ export interface SweepRow {
   id: number;
   name: string;
   spec: Record<string, unknown>;
-  axes: { name: string; kind: 'grid' | 'named' | 'random'; labels?: string[] }[];
+  axes: { name: string; kind: 'grid' | 'named' | 'derived' | 'random'; labels?: string[]; placesOn?: string[] }[];
   source: string | null;
   jobs: number | null;
   createdAt: number;
