@@ -251,6 +251,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
           .join('  \n'),
       );
       item.command = { command: 'contrastiveLab.openSweep', title: 'Open Sweep', arguments: [sweep.sweep.id] };
+      item.accessibilityInformation = { label: `${sweep.sweep.name}, sweep, ${describeSweep(sweep)}` };
       return item;
     }
     if (node.kind === 'group') {

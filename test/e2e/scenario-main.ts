@@ -31,6 +31,13 @@ export const WORKSPACE_FILES: Record<string, object> = {
   'quick.clrun.json': { name: 'Config file run', method: 'simclr', dataset: 'builtin', epochs: 1, batchSize: 128, trainLimit: 512 },
   'byol.clrun.json': { name: 'BYOL for Compare', method: 'byol', dataset: 'builtin', epochs: 1, batchSize: 128, trainLimit: 1024 },
   'stop.clrun.json': { name: 'Run to stop', method: 'simclr', dataset: 'builtin', epochs: 3, batchSize: 64 },
+  // Two axes (a heatmap), four runs of seconds each.
+  'small.clsweep.json': {
+    name: 'Small sweep',
+    base: { method: 'simclr', dataset: 'builtin', epochs: 1, batchSize: 128, trainLimit: 256, eval: { linearProbe: true } },
+    grid: { 'optimizer.lr': [0.001, 0.003], 'projector.out': [32, 64] },
+    jobs: 1,
+  },
 };
 
 const WEBVIEW_COMMANDS = {
@@ -346,6 +353,30 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await steps.shot(page, 'unpacked');
     return `${packed} | ${added} | rows: ${rows.join(' / ')}`;
   }, { timeoutMs: 3 * min, needs: ['stop'] });
+
+  await steps.step(sc, 'sweep', 'A sweep file starts from its CodeLens: a sweep node with 4/4 done, and its heatmap', async () => {
+    await wb.openFile('small.clsweep.json');
+    const lens = page.locator('.codelens-decoration a', { hasText: 'Start Sweep (4 runs)' }).first();
+    await lens.waitFor({ timeout: 30_000 });
+    await lens.click();
+    await wb.showRuns();
+    const sweepLabel = () => wb.runLabels().then((ls) => ls.find((l) => l.startsWith('Small sweep, sweep, ')));
+    await waitFor('the sweep node in the Runs view', async () => (await sweepLabel()) ?? false, 60_000);
+    const done = await waitFor('the sweep to show 4/4 done', async () => {
+      const l = await sweepLabel();
+      if (l && /failed/.test(l)) throw new Error(`a run of the sweep failed: ${l}`);
+      return l && /4\/4 done/.test(l) && l;
+    }, 10 * min, 1000);
+    if (!ctx.contributedCommands.has('contrastiveLab.openSweep')) return `${done}; (no sweep view in this build)`;
+    await wb.runRow('Small sweep').click();
+    const frame = await wb.webviewFrame(/^Sweep: Small sweep$/, 60_000);
+    const cells = await waitFor('a 2 × 2 heatmap with a value in every cell', async () => {
+      const texts = await frame.locator('.heatmap td.cell').allInnerTexts();
+      return texts.length === 4 && texts.every((t) => /\d/.test(t)) && texts;
+    }, 60_000);
+    await steps.shot(page, 'sweep-heatmap');
+    return `${done}; heatmap: ${cells.map((c) => c.replace(/\s+/g, ' ')).join(' | ')}`;
+  }, { timeoutMs: 12 * min, needs: ['workspace'] });
 
   await steps.step(sc, 'reload', 'Reload the window: the runs and the open dashboard come back', async () => {
     await wb.showRuns();
