@@ -176,7 +176,10 @@ export function resolveConfig(raw: unknown): Resolved {
   const withMethod = deepMerge(defaults, { optimizer: info.overrides?.optimizer ?? {}, projector: info.overrides?.projector ?? {} });
   const config = deepMerge(withMethod, raw) as RunConfig;
   if (!config.name) config.name = `${info.label} on ${config.dataset}`;
-  for (const v of ['view1', 'view2'] as const) problems.push(...augmentProblems(config.augment[v], `augment.${v}`));
+  for (const v of ['view1', 'view2'] as const) {
+    problems.push(...augmentProblems(config.augment[v], `augment.${v}`));
+    if (info.noRotation && config.augment[v].rotateProb > 0) problems.push({ path: `augment.${v}.rotateProb`, message: `must be 0 for ${info.label}: ${info.noRotation}; got ${config.augment[v].rotateProb}` });
+  }
   return problems.length ? { problems } : { config, problems };
 }
 

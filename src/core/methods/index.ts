@@ -28,6 +28,8 @@ export interface MethodInfo {
   views: [AugmentParams, AugmentParams];
   /** Defaults for the shared sections that this method's paper sets differently. */
   overrides?: { optimizer?: Record<string, unknown>; projector?: Record<string, unknown> };
+  /** Set when the method reads the crop boxes as the only geometric change between views: why rotation must stay off. */
+  noRotation?: string;
   /** Small-data overrides applied on top of the paper's defaults, each with its reason. */
   notes?: string[];
 }

@@ -31,6 +31,7 @@ export const pixpro: MethodInfo = {
     },
   },
   views: [BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT],
+  noRotation: 'PixPro matches feature-map cells across the two views by their crop boxes, and a rotation moves the pixels without the box',
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 256, out: 256 } },
   notes: [
     'Paper defaults: T = 0.7, γ = 2, a one-layer transform g in the pixel propagation module, momentum 0.99 → 1 (cosine), a per-pixel projector Linear → BN → ReLU → Linear with 256-d output, BYOL’s augmentations with crops of 8–100% of the image. The instance-level branch (PixPro + instance) is off by default, as in the paper’s base PixPro; `params.instanceWeight` 1 turns it on.',

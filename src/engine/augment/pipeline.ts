@@ -1,13 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { AugmentParams } from '../../core/augment-spec';
-import type { Rng } from '../data/rng';
+import { parseOrder, type AugmentParams, type AugmentStep } from '../../core/augment-spec';
+import { Rng } from '../data/rng';
 
 /**
  * Batched, seeded augmentation on tensors. Every random choice is drawn per image from `rng` in JS
  * (so a seed reproduces a run exactly on any backend) and then applied to the whole batch with a few
  * tensor ops: the crop and flip are one `cropAndResize` with per-image boxes (a box with x1 > x2 is
  * mirrored), jitter is per-image factors broadcast over pixels, blur is one depthwise convolution whose
- * per-image kernels sit in the channel axis.
+ * per-image kernels sit in the channel axis, cutout is a mask, rotation one gather of bilinear taps.
+ * The steps run in the order `p.order` lists; the draws are made in one fixed order whatever it is.
+ *
+ * A step whose probability is 0 draws nothing for the steps added after runs were recorded (cutout,
+ * Sobel, noise, rotation): with them off a seed consumes exactly the numbers it did before, so a
+ * recorded run replays and resumes bit for bit (test/augment-golden.test.ts).
  *
  * Input and output: [B, H, W, C] floats in [0, 1]. C is 1 (grayscale) or 3 (RGB); saturation, hue and
  * grayscale only apply to RGB.
@@ -26,6 +31,16 @@ export interface AugmentDraw {
   grayscale: Uint8Array;
   blurSigma: Float32Array; // 0 = no blur
   solarize: Uint8Array;
+  /** Cutout: the square's side as a fraction of the image side (0 = no cutout), and where it sits: [0, 1) each, of the free range. */
+  cutoutSize: Float32Array;
+  cutoutY: Float32Array;
+  cutoutX: Float32Array;
+  sobel: Uint8Array;
+  /** Gaussian noise: σ (0 = none) and the seed of the image's noise stream. */
+  noiseStd: Float32Array;
+  noiseSeed: Uint32Array;
+  /** Rotation in degrees, counter-clockwise (0 = none). */
+  rotation: Float32Array;
 }
 
 /**
@@ -64,7 +79,16 @@ export function drawAugment(rng: Rng, batch: number, h: number, w: number, p: Au
     grayscale: new Uint8Array(batch),
     blurSigma: new Float32Array(batch),
     solarize: new Uint8Array(batch),
+    cutoutSize: new Float32Array(batch),
+    cutoutY: new Float32Array(batch),
+    cutoutX: new Float32Array(batch),
+    sobel: new Uint8Array(batch),
+    noiseStd: new Float32Array(batch),
+    noiseSeed: new Uint32Array(batch),
+    rotation: new Float32Array(batch),
   };
+  // Steps added after runs were recorded draw only when they can happen (see the file comment).
+  const maybe = (prob: number) => prob > 0 && rng.next() < prob;
   for (let i = 0; i < batch; i++) {
     const [top, left, ch, cw] = sampleCrop(rng, h, w, p);
     // Pixel centres of the crop's first and last rows/columns, normalised so 0 and 1 are the image's.
@@ -87,6 +111,17 @@ export function drawAugment(rng: Rng, batch: number, h: number, w: number, p: Au
     d.grayscale[i] = rng.next() < p.grayscaleProb ? 1 : 0;
     if (rng.next() < p.blurProb) d.blurSigma[i] = rng.uniform(p.blurSigmaMin, p.blurSigmaMax);
     d.solarize[i] = rng.next() < p.solarizeProb ? 1 : 0;
+    if (maybe(p.cutoutProb)) {
+      d.cutoutSize[i] = p.cutoutSize;
+      d.cutoutY[i] = rng.next();
+      d.cutoutX[i] = rng.next();
+    }
+    d.sobel[i] = maybe(p.sobelProb) ? 1 : 0;
+    if (maybe(p.noiseProb)) {
+      d.noiseStd[i] = p.noiseStd;
+      d.noiseSeed[i] = Math.floor(rng.next() * 4294967296);
+    }
+    if (maybe(p.rotateProb)) d.rotation[i] = p.rotateAngles === 'quarter' ? 90 * (1 + rng.int(3)) : rng.uniform(-p.rotateMaxDegrees, p.rotateMaxDegrees);
   }
   return d;
 }
@@ -177,33 +212,164 @@ function blur(x: tf.Tensor4D, sigmas: Float32Array, maxSigma: number): tf.Tensor
   return tf.transpose(tf.reshape(blurred, [h, w, b, c]), [2, 0, 1, 3]) as tf.Tensor4D;
 }
 
-/** Applies drawn choices to a batch. Pure tensor code, no randomness: the same draw gives the same images. */
+/** Per-image choice between two batches: `on` where the image's flag is set, else `off` (exactly). */
+function pick(flags: ArrayLike<number>, on: tf.Tensor4D, off: tf.Tensor4D): tf.Tensor4D {
+  const s = col(flags);
+  return tf.add(tf.mul(s, on), tf.mul(tf.sub(1, s), off)) as tf.Tensor4D;
+}
+
+/** Edge magnitude of the luma by 3×3 Sobel kernels (borders replicated), /4 so a full 0→1 step edge reads 1. */
+function sobel(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w, c] = x.shape;
+  const g = luma(x);
+  const rows = tf.concat([tf.slice(g, [0, 0, 0, 0], [-1, 1, -1, -1]), g, tf.slice(g, [0, h - 1, 0, 0], [-1, 1, -1, -1])], 1);
+  const padded = tf.concat([tf.slice(rows, [0, 0, 0, 0], [-1, -1, 1, -1]), rows, tf.slice(rows, [0, 0, w - 1, 0], [-1, -1, 1, -1])], 2) as tf.Tensor4D;
+  // Filter [3, 3, 1, 2]: output channel 0 = d/dx, 1 = d/dy.
+  const gx = [-1, 0, 1, -2, 0, 2, -1, 0, 1];
+  const gy = [-1, -2, -1, 0, 0, 0, 1, 2, 1];
+  const f = tf.tensor4d(gx.flatMap((v, k) => [v, gy[k]]), [3, 3, 1, 2]);
+  const d = tf.conv2d(padded, f, 1, 'valid');
+  const mag = tf.clipByValue(tf.div(tf.sqrt(tf.sum(tf.square(d), 3, true)), 4), 0, 1) as tf.Tensor4D;
+  return c === 1 ? mag : (tf.tile(mag, [1, 1, 1, c]) as tf.Tensor4D);
+}
+
+/** Multiplies each drawn square by 0. */
+function cutout(x: tf.Tensor4D, d: AugmentDraw): tf.Tensor4D {
+  const [b, h, w] = x.shape;
+  const mask = new Float32Array(b * h * w).fill(1);
+  for (let i = 0; i < b; i++) {
+    if (!(d.cutoutSize[i] > 0)) continue;
+    const side = Math.max(1, Math.round(d.cutoutSize[i] * Math.min(h, w)));
+    const top = Math.floor(d.cutoutY[i] * (h - side + 1));
+    const left = Math.floor(d.cutoutX[i] * (w - side + 1));
+    for (let r = top; r < top + side; r++) mask.fill(0, i * h * w + r * w + left, i * h * w + r * w + left + side);
+  }
+  return tf.mul(x, tf.tensor4d(mask, [b, h, w, 1])) as tf.Tensor4D;
+}
+
+/** Adds each image's noise stream (σ·N(0, 1) per value, from its drawn seed), clipped to [0, 1]. */
+function noise(x: tf.Tensor4D, d: AugmentDraw): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const per = h * w * c;
+  const n = new Float32Array(b * per);
+  for (let i = 0; i < b; i++) {
+    const std = d.noiseStd[i];
+    if (!(std > 0)) continue;
+    const r = new Rng(d.noiseSeed[i]);
+    for (let j = 0; j < per; j++) n[i * per + j] = std * r.normal();
+  }
+  return pick(
+    Array.from(d.noiseStd, (v) => (v > 0 ? 1 : 0)),
+    tf.clipByValue(tf.add(x, tf.tensor4d(n, x.shape)), 0, 1) as tf.Tensor4D,
+    x,
+  );
+}
+
+/** cos and sin of an angle in degrees, exact for multiples of 90° so quarter turns move pixels without resampling. */
+function cosSin(degrees: number): [number, number] {
+  const q = degrees / 90;
+  if (Number.isInteger(q)) return ([[1, 0], [0, 1], [-1, 0], [0, -1]] as [number, number][])[((q % 4) + 4) % 4];
+  const a = (degrees * Math.PI) / 180;
+  return [Math.cos(a), Math.sin(a)];
+}
+
+/**
+ * Rotation of each image about its centre by its drawn angle (counter-clockwise), bilinear, 0 outside
+ * the image: one gather of 4 taps per output pixel from the flattened batch (plus a zero row the taps
+ * outside point at). An image with angle 0 gets weight 1 on its own pixel: it comes back exactly.
+ */
+function rotate(x: tf.Tensor4D, degrees: Float32Array): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const n = h * w;
+  const zero = b * n;
+  const idx = new Int32Array(b * n * 4);
+  const wt = new Float32Array(b * n * 4);
+  const cy = (h - 1) / 2;
+  const cx = (w - 1) / 2;
+  for (let i = 0; i < b; i++) {
+    const [cs, sn] = cosSin(degrees[i]);
+    for (let r = 0; r < h; r++)
+      for (let q = 0; q < w; q++) {
+        const dx = q - cx;
+        const dy = r - cy;
+        const sx = cx + cs * dx - sn * dy;
+        const sy = cy + sn * dx + cs * dy;
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const o = (i * n + r * w + q) * 4;
+        const taps: [number, number, number][] = [
+          [y0, x0, (1 - fx) * (1 - fy)],
+          [y0, x0 + 1, fx * (1 - fy)],
+          [y0 + 1, x0, (1 - fx) * fy],
+          [y0 + 1, x0 + 1, fx * fy],
+        ];
+        taps.forEach(([ty, tx, tw], t) => {
+          const inside = ty >= 0 && ty < h && tx >= 0 && tx < w;
+          idx[o + t] = inside ? i * n + ty * w + tx : zero;
+          wt[o + t] = inside ? tw : 0;
+        });
+      }
+  }
+  const flat = tf.concat([tf.reshape(x, [b * n, c]), tf.zeros([1, c])], 0);
+  const taps = tf.reshape(tf.gather(flat, tf.tensor1d(idx, 'int32')), [b * n, 4, c]);
+  return tf.reshape(tf.sum(tf.mul(taps, tf.tensor3d(wt, [b * n, 4, 1])), 1), [b, h, w, c]) as tf.Tensor4D;
+}
+
+/**
+ * Applies drawn choices to a batch, step by step in `p.order`. Pure tensor code, no randomness (noise
+ * comes from the seeds in the draw): the same draw gives the same images. A step none of the images
+ * drew is skipped, so a pipeline with the new steps off runs the very ops it ran before they existed.
+ */
 export function applyAugment(x: tf.Tensor4D, d: AugmentDraw, p: AugmentParams, outSize: [number, number]): tf.Tensor4D {
+  const parsed = parseOrder(p.order);
+  if ('problem' in parsed) throw new Error(`augmentation order: ${parsed.problem}`);
   return tf.tidy(() => {
     const b = x.shape[0];
-    const rgb = x.shape[3] === 3;
-    let y: tf.Tensor4D = tf.image.cropAndResize(x, tf.tensor2d(d.boxes, [b, 4]), tf.range(0, b, 1, 'int32') as tf.Tensor1D, outSize, 'bilinear');
-    if (d.jitter.some((v) => v)) {
-      // torchvision's order: brightness, contrast, saturation, hue (we keep it fixed rather than random).
-      y = tf.clipByValue(tf.mul(y, col(d.brightness)), 0, 1) as tf.Tensor4D;
-      const mean = tf.mean(luma(y), [1, 2, 3], true);
-      y = tf.clipByValue(tf.add(tf.mul(tf.sub(y, mean), col(d.contrast)), mean), 0, 1) as tf.Tensor4D;
-      if (rgb) {
-        const g = luma(y);
-        y = tf.clipByValue(tf.add(tf.mul(tf.sub(y, g), col(d.saturation)), g), 0, 1) as tf.Tensor4D;
-        if (d.hue.some((v) => v !== 0)) y = tf.clipByValue(rotateHue(y, d.hue), 0, 1);
-      }
-    }
-    if (rgb && d.grayscale.some((v) => v)) {
-      const g = col(d.grayscale);
-      y = tf.add(tf.mul(g, luma(y)), tf.mul(tf.sub(1, g), y)) as tf.Tensor4D;
-    }
-    if (d.blurSigma.some((v) => v > 0)) y = blur(y, d.blurSigma, p.blurSigmaMax);
-    if (d.solarize.some((v) => v)) {
-      const s = col(d.solarize);
-      const solarized = tf.where(tf.greaterEqual(y, p.solarizeThreshold), tf.sub(1, y), y);
-      y = tf.add(tf.mul(s, solarized), tf.mul(tf.sub(1, s), y)) as tf.Tensor4D;
-    }
+    let y = x;
+    const step: Record<AugmentStep, () => void> = {
+      crop: () => {
+        y = tf.image.cropAndResize(y, tf.tensor2d(d.boxes, [b, 4]), tf.range(0, b, 1, 'int32') as tf.Tensor1D, outSize, 'bilinear');
+      },
+      color: () => {
+        const rgb = y.shape[3] === 3;
+        if (d.jitter.some((v) => v)) {
+          // torchvision's order: brightness, contrast, saturation, hue (we keep it fixed rather than random).
+          y = tf.clipByValue(tf.mul(y, col(d.brightness)), 0, 1) as tf.Tensor4D;
+          const mean = tf.mean(luma(y), [1, 2, 3], true);
+          y = tf.clipByValue(tf.add(tf.mul(tf.sub(y, mean), col(d.contrast)), mean), 0, 1) as tf.Tensor4D;
+          if (rgb) {
+            const g = luma(y);
+            y = tf.clipByValue(tf.add(tf.mul(tf.sub(y, g), col(d.saturation)), g), 0, 1) as tf.Tensor4D;
+            if (d.hue.some((v) => v !== 0)) y = tf.clipByValue(rotateHue(y, d.hue), 0, 1);
+          }
+        }
+        if (rgb && d.grayscale.some((v) => v)) {
+          const g = col(d.grayscale);
+          y = tf.add(tf.mul(g, luma(y)), tf.mul(tf.sub(1, g), y)) as tf.Tensor4D;
+        }
+      },
+      blur: () => {
+        if (d.blurSigma.some((v) => v > 0)) y = blur(y, d.blurSigma, p.blurSigmaMax);
+      },
+      solarize: () => {
+        if (d.solarize.some((v) => v)) y = pick(d.solarize, tf.where(tf.greaterEqual(y, p.solarizeThreshold), tf.sub(1, y), y) as tf.Tensor4D, y);
+      },
+      cutout: () => {
+        if (d.cutoutSize.some((v) => v > 0)) y = cutout(y, d);
+      },
+      sobel: () => {
+        if (d.sobel.some((v) => v)) y = pick(d.sobel, sobel(y), y);
+      },
+      noise: () => {
+        if (d.noiseStd.some((v) => v > 0)) y = noise(y, d);
+      },
+      rotate: () => {
+        if (d.rotation.some((v) => v !== 0)) y = rotate(y, d.rotation);
+      },
+    };
+    for (const s of parsed.steps) step[s]();
     return y;
   });
 }
