@@ -17,6 +17,9 @@ import { configHash, resolveConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
 import { applyAugment, augmentBatch, drawAugment } from '../src/engine/augment/pipeline';
 import { Rng } from '../src/engine/data/rng';
+import { BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT } from '../src/core/methods/recipes';
+import { AugmentController } from '../src/webviews/controllers/augment';
+import { augmentParamsProblems, isAugmentToHost } from '../src/webviews/protocol/augment';
 
 before(async () => {
   await initBackend('wasm');
@@ -232,4 +235,38 @@ describe('validation', () => {
     assert.match(problems[0].message, /PixPro/);
     assert.deepEqual(resolveConfig({ method: 'pixpro', augment: { view2: { cutoutProb: 0.5, sobelProb: 0.2, noiseProb: 1 } } }).problems, []);
   });
+});
+
+describe('Preview Augmentations messages', () => {
+  test('carry the new fields, validated as the run config validates them, naming the key', () => {
+    const params = { view1: studyAugment('cutout', 'rotate'), view2: { ...IDENTITY_AUGMENT, rotateAngles: 'range', rotateMaxDegrees: 45 } };
+    assert.ok(isAugmentToHost({ type: 'render', requestId: 1, params, seed: 0, perImage: 4, count: 8 }));
+    const problems = (v: unknown) => augmentParamsProblems(v).map((p) => `${p.path}: ${p.message}`);
+    assert.deepEqual(problems(SIMCLR_AUGMENT), []);
+    assert.match(problems({ ...SIMCLR_AUGMENT, cutoutSize: 2 }).join(), /^cutoutSize: must be ≤ 1/);
+    assert.match(problems({ ...SIMCLR_AUGMENT, rotateAngles: 'free' }).join(), /^rotateAngles: must be one of quarter, range/);
+    assert.match(problems({ ...SIMCLR_AUGMENT, order: 'crop,color,blur,solarize,cutout,sobel,noise,noise' }).join(), /^order: lists noise more than once/);
+    assert.match(problems({ ...SIMCLR_AUGMENT, order: 3 }).join(), /^order: must be a string/);
+    const { noiseStd: _dropped, ...missing } = SIMCLR_AUGMENT;
+    assert.deepEqual(problems(missing), ['noiseStd: is missing']);
+    assert.match(problems({ ...SIMCLR_AUGMENT, evil: 1 }).join(), /^evil: unknown key/);
+    for (const bad of [{ ...params, view1: { ...params.view1, order: 'crop' } }, { ...params, view2: { ...params.view2, sobelProb: -0.1 } }])
+      assert.ok(!isAugmentToHost({ type: 'render', requestId: 1, params: bad, seed: 0, perImage: 4, count: 8 }));
+  });
+});
+
+test("Preview Augmentations shows a run recorded before the new fields with its own pipeline, the new steps off", async () => {
+  const config = resolveConfig({ method: 'byol' }).config! as unknown as { augment: Record<string, Record<string, unknown>> };
+  for (const v of ['view1', 'view2']) for (const k of Object.keys(LEGACY_AUGMENT_FIELDS)) delete config.augment[v][k];
+  const posted: unknown[] = [];
+  const logs: string[] = [];
+  const store = { path: 'test.db', getRun: async () => ({ id: 3, name: 'old BYOL', dataset: 'builtin', config }) };
+  const c = new AugmentController(3, { store: async () => store as never, post: (m) => posted.push(m), dbPath: () => 'test.db', log: (m) => logs.push(m) }, {} as never);
+  c.handle({ type: 'ready' });
+  for (let i = 0; i < 50 && !posted.length; i++) await new Promise((r) => setTimeout(r, 10));
+  const init = posted[0] as { type: string; runParams: { view1: AugmentParams; view2: AugmentParams } | null };
+  assert.equal(init.type, 'init');
+  assert.deepEqual(logs, []);
+  assert.deepEqual(init.runParams, { view1: BYOL_VIEW1_AUGMENT, view2: BYOL_VIEW2_AUGMENT });
+  c.dispose();
 });

@@ -1,6 +1,19 @@
-import type { AugmentParams } from '../../src/core/augment-spec';
+import type { AugmentParams, RotateAngles } from '../../src/core/augment-spec';
 import type { Thumb } from '../../src/webviews/protocol/common';
-import { isAugmentState, isAugmentToWebview, MAX_IMAGES, MAX_PER_IMAGE, PARAM_FIELDS, type AugmentState, type AugmentToHost, type ViewParams } from '../../src/webviews/protocol/augment';
+import {
+  describeParam,
+  isAugmentState,
+  isAugmentToWebview,
+  MAX_IMAGES,
+  MAX_PER_IMAGE,
+  PARAM_FIELDS,
+  ROTATE_ANGLES,
+  type AugmentState,
+  type AugmentStep,
+  type AugmentToHost,
+  type NumericParam,
+  type ViewParams,
+} from '../../src/webviews/protocol/augment';
 import { byId, h, setChildren } from '../shared/dom';
 import { thumbCanvas } from '../shared/thumbs';
 import { loadState, onMessage, post, saveState } from '../shared/vscode';
@@ -20,13 +33,42 @@ let requestId = 0;
 /** Probabilities remembered when a toggle switches a step off, to restore them when it goes back on. */
 const remembered = new Map<string, number>();
 
-const PROB_TOGGLES: [keyof AugmentParams, string][] = [
+const PROB_TOGGLES: [NumericParam, string][] = [
   ['flipProb', 'Horizontal flip'],
   ['jitterProb', 'Colour jitter'],
   ['grayscaleProb', 'Grayscale'],
   ['blurProb', 'Gaussian blur'],
   ['solarizeProb', 'Solarize'],
+  ['cutoutProb', 'Cutout'],
+  ['sobelProb', 'Sobel filter'],
+  ['noiseProb', 'Gaussian noise'],
+  ['rotateProb', 'Rotation'],
 ];
+
+const STEP_LABELS: Record<AugmentStep, string> = {
+  crop: 'Crop + flip',
+  color: 'Colour (jitter, grayscale)',
+  blur: 'Gaussian blur',
+  solarize: 'Solarize',
+  cutout: 'Cutout',
+  sobel: 'Sobel filter',
+  noise: 'Gaussian noise',
+  rotate: 'Rotation',
+};
+
+/** Whether a step can change an image with these parameters (the crop always resamples). */
+function stepActive(p: AugmentParams, step: AugmentStep): boolean {
+  switch (step) {
+    case 'crop':
+      return !(p.cropMinScale === 1 && p.cropMaxScale === 1 && p.cropMinRatio === 1 && p.cropMaxRatio === 1 && p.flipProb === 0);
+    case 'color':
+      return p.jitterProb > 0 || p.grayscaleProb > 0;
+    default:
+      return p[`${step}Prob`] > 0;
+  }
+}
+
+const ROTATE_LABELS: Record<RotateAngles, string> = { quarter: '90°, 180° or 270°', range: '± rotateMaxDegrees' };
 
 document.body.append(
   h('header', {}, h('h1', { id: 'title' }, 'Augmentation preview'), h('div', { id: 'subtitle', class: 'muted' })),
@@ -108,11 +150,11 @@ function request(): void {
   });
 }
 
-function setParam(view: keyof ViewParams, key: keyof AugmentParams, value: number): void {
+function setParam<K extends keyof AugmentParams>(view: keyof ViewParams, key: K, value: AugmentParams[K]): void {
   if (!state) return;
-  const p = { ...state.params[view], [key]: value };
+  const p: AugmentParams = { ...state.params[view], [key]: value };
   // Keep min ≤ max pairs valid while a slider moves past its partner.
-  const pairs: [keyof AugmentParams, keyof AugmentParams][] = [
+  const pairs: [NumericParam, NumericParam][] = [
     ['cropMinScale', 'cropMaxScale'],
     ['cropMinRatio', 'cropMaxRatio'],
     ['blurSigmaMin', 'blurSigmaMax'],
@@ -129,7 +171,46 @@ function setParam(view: keyof ViewParams, key: keyof AugmentParams, value: numbe
 }
 
 function stepOf(min: number, max: number): number {
-  return max - min > 5 ? 0.05 : 0.01;
+  return max - min > 20 ? 1 : max - min > 5 ? 0.05 : 0.01;
+}
+
+/** Moves a step one place earlier (-1) or later (+1) in a view's `order`, keeping the focus on the moved step. */
+function moveStep(view: keyof ViewParams, step: AugmentStep, by: -1 | 1): void {
+  if (!state) return;
+  const steps = state.params[view].order.split(',');
+  const i = steps.indexOf(step);
+  const j = i + by;
+  if (i < 0 || j < 0 || j >= steps.length) return;
+  [steps[i], steps[j]] = [steps[j], steps[i]];
+  setParam(view, 'order', steps.join(','));
+  const target = document.getElementById(`${view}-order-${step}-${by < 0 ? 'up' : 'down'}`) as HTMLButtonElement | null;
+  const fallback = document.getElementById(`${view}-order-${step}-${by < 0 ? 'down' : 'up'}`) as HTMLButtonElement | null;
+  (target && !target.disabled ? target : fallback)?.focus();
+}
+
+/** A view's steps in their order, each with buttons to move it; steps that do nothing here are shown muted. */
+function renderOrder(view: keyof ViewParams): void {
+  const list = document.getElementById(`${view}-order`);
+  if (!state || !list) return;
+  const p = state.params[view];
+  const steps = p.order.split(',') as AugmentStep[];
+  setChildren(
+    list,
+    ...steps.map((step, i) => {
+      const button = (dir: 'up' | 'down') => {
+        const b = h(
+          'button',
+          { type: 'button', class: 'secondary', id: `${view}-order-${step}-${dir}`, 'aria-label': `Move ${STEP_LABELS[step]} ${dir === 'up' ? 'earlier' : 'later'}`, disabled: dir === 'up' ? i === 0 : i === steps.length - 1 },
+          dir === 'up' ? '↑' : '↓',
+        );
+        b.addEventListener('click', () => moveStep(view, step, dir === 'up' ? -1 : 1));
+        return b;
+      };
+      const active = stepActive(p, step);
+      return h('li', { 'data-step': step, class: active ? undefined : 'off', title: active ? undefined : 'Off with these parameters' }, h('span', { class: 'step-name' }, STEP_LABELS[step]), button('up'), button('down'));
+    }),
+  );
+  list.title = p.order;
 }
 
 function renderEditor(): void {
@@ -155,7 +236,18 @@ function renderEditor(): void {
         input.addEventListener('input', () => setParam(view, f.key, Number(input.value)));
         return h('div', { class: 'param', title: f.description }, h('label', { for: id }, f.key), input, h('output', { id: `${id}-value`, for: id }));
       });
-      return h('fieldset', {}, h('legend', {}, `View ${vi + 1}`), h('div', { class: 'toggles' }, ...toggles), ...sliders);
+      // The rotation angles sit after rotateProb, as in the config.
+      const angles = h('select', { id: `${view}-rotateAngles`, 'data-view': view, 'data-key': 'rotateAngles' }, ...ROTATE_ANGLES.map((a) => h('option', { value: a }, `${a}: ${ROTATE_LABELS[a]}`)));
+      angles.addEventListener('change', () => setParam(view, 'rotateAngles', angles.value as RotateAngles));
+      const anglesRow = h('div', { class: 'param', title: describeParam('rotateAngles') }, h('label', { for: angles.id }, 'rotateAngles'), angles, h('span'));
+      const at = PARAM_FIELDS.findIndex((f) => f.key === 'rotateProb') + 1;
+      const order = h(
+        'div',
+        { class: 'order', title: describeParam('order') },
+        h('div', { class: 'order-head', id: `${view}-order-label` }, 'Order (first applied on top)'),
+        h('ol', { id: `${view}-order`, 'aria-labelledby': `${view}-order-label` }),
+      );
+      return h('fieldset', {}, h('legend', {}, `View ${vi + 1}`), h('div', { class: 'toggles' }, ...toggles), ...sliders.slice(0, at), anglesRow, ...sliders.slice(at), order);
     }),
   );
   syncEditor();
@@ -176,6 +268,9 @@ function syncEditor(): void {
       const box = document.getElementById(`${view}-${key}-on`) as HTMLInputElement | null;
       if (box) box.checked = state.params[view][key] > 0;
     }
+    const angles = document.getElementById(`${view}-rotateAngles`) as HTMLSelectElement | null;
+    if (angles) angles.value = state.params[view].rotateAngles;
+    renderOrder(view);
   }
 }
 

@@ -1,4 +1,4 @@
-import { DEFAULT_IMAGE_SIZE } from '../../core/config';
+import { DEFAULT_IMAGE_SIZE, resolveConfig } from '../../core/config';
 import { classNamesFor } from '../../core/datasets';
 import { METHOD_INFO } from '../../core/methods';
 import type { AugmentClient } from '../augment/client';
@@ -64,7 +64,9 @@ export class AugmentController implements Controller {
       this.deps.title?.(`Augmentations: ${run.name}`);
       this.dataset = run.dataset;
       this.imageSize = run.config.imageSize ?? DEFAULT_IMAGE_SIZE;
-      const p = { view1: run.config.augment.view1, view2: run.config.augment.view2 };
+      // Resolved as a resume resolves it: a run recorded before a field existed gets its legacy value.
+      const augment = resolveConfig(run.config).config?.augment ?? run.config.augment;
+      const p = { view1: augment.view1, view2: augment.view2 };
       runParams = isViewParams(p) ? p : null;
       if (!runParams) this.deps.log?.(`augmentations: run ${this.runId}'s recorded pipeline is not valid in this version; showing the defaults`);
     }

@@ -1,4 +1,5 @@
-import { augmentProblems, augmentSpec, SIMCLR_AUGMENT, type AugmentParams } from '../../core/augment-spec';
+import { AUGMENT_STEPS, augmentProblems, augmentSpec, ROTATE_ANGLES, SIMCLR_AUGMENT, type AugmentParams, type AugmentStep } from '../../core/augment-spec';
+import { validateAgainst, type ConfigProblem } from '../../core/spec';
 import { isArrayOf, isInt, isNum, isObj, isStr, isThumb, type Thumb } from './common';
 
 /**
@@ -13,16 +14,22 @@ export interface ViewParams {
   view2: AugmentParams;
 }
 
-/** Every parameter with its range and description, from the same spec that validates run configs. */
+/** The parameters that hold a number. */
+export type NumericParam = { [K in keyof AugmentParams]: AugmentParams[K] extends number ? K : never }[keyof AugmentParams];
+
+/** Every numeric parameter with its range and description, from the same spec that validates run configs. */
 export interface ParamField {
-  key: keyof AugmentParams;
+  key: NumericParam;
   description: string;
   min: number;
   max: number;
 }
 
-const SPEC_FIELDS = augmentSpec('', SIMCLR_AUGMENT).fields as Record<string, { description: string; min?: number; max?: number }>;
-export const PARAM_FIELDS: ParamField[] = Object.entries(SPEC_FIELDS).map(([key, f]) => ({ key: key as keyof AugmentParams, description: f.description, min: f.min ?? 0, max: f.max ?? 1 }));
+const SPEC = augmentSpec('', SIMCLR_AUGMENT);
+export const PARAM_FIELDS: ParamField[] = Object.entries(SPEC.fields).flatMap(([key, f]) => (f.kind === 'number' ? [{ key: key as NumericParam, description: f.description, min: f.min ?? 0, max: f.max ?? 1 }] : []));
+/** The spec's description of a field (the editor's tooltips). */
+export const describeParam = (key: keyof AugmentParams): string => SPEC.fields[key]?.description ?? '';
+export { AUGMENT_STEPS, ROTATE_ANGLES, type AugmentStep };
 
 export type AugmentToWebview =
   | { type: 'init'; runId: number | null; runName: string | null; dataset: string; classNames: string[]; runParams: ViewParams | null; params: ViewParams }
@@ -52,15 +59,19 @@ export interface AugmentState {
 export const MAX_IMAGES = 16;
 export const MAX_PER_IMAGE = 8;
 
-export function isAugmentParams(v: unknown): v is AugmentParams {
-  if (!isObj(v)) return false;
-  if (Object.keys(v).length !== PARAM_FIELDS.length) return false;
-  for (const f of PARAM_FIELDS) {
-    const x = v[f.key];
-    if (!isNum(x) || x < f.min || x > f.max) return false;
-  }
-  return augmentProblems(v as unknown as AugmentParams, '').length === 0;
+/**
+ * What is wrong with one view's parameters, by key (empty when they are valid): the run config's own
+ * checks (ranges, enum values, the `order` steps), and every field present, none extra.
+ */
+export function augmentParamsProblems(v: unknown): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  validateAgainst(SPEC, v, '', out);
+  if (out.length || !isObj(v)) return out;
+  for (const key of Object.keys(SPEC.fields)) if (!(key in v)) out.push({ path: key, message: 'is missing' });
+  return out.length ? out : augmentProblems(v as unknown as AugmentParams, '').map((p) => ({ ...p, path: p.path.replace(/^\./, '') }));
 }
+
+export const isAugmentParams = (v: unknown): v is AugmentParams => augmentParamsProblems(v).length === 0;
 
 export const isViewParams = (v: unknown): v is ViewParams => isObj(v) && isAugmentParams(v.view1) && isAugmentParams(v.view2);
 
