@@ -291,6 +291,69 @@ describe('augmentation preview', () => {
   });
 });
 
+describe('augmentation preview: the study transformations', () => {
+  test('cutout, Sobel, noise and rotation toggle on and show; the step order is edited with its buttons; screenshots at 600, 900 and 1400 px', async () => {
+    const p = await openPanel(browser, server.origin, 'augmentations', deps(), (d) => new AugmentController(fx.runA, d, augment), { viewport: { width: 1400, height: 900 } });
+    const { page } = p;
+    const rendered = async (after = 0) => {
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+      await page.waitForFunction((n) => Number(document.body.dataset.rendered ?? 0) > n && document.body.dataset.rendered === document.body.dataset.pending, after, { timeout: 60_000 });
+      return Number(await page.evaluate(() => document.body.dataset.rendered));
+    };
+    const pixels = (sel: string) => page.$$eval(sel, (cs) => (cs as unknown as PageCanvas[]).map((c) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data).join(',')));
+    const view1 = () => page.evaluate(() => (window as unknown as { __getState(): { params: { view1: Record<string, number | string> } } }).__getState().params.view1);
+    let r = await rendered();
+    // View 1 as the identity, so each new step alone is what changes it.
+    await page.locator('#view1-cropMinScale').fill('1');
+    for (const key of ['flipProb', 'jitterProb', 'grayscaleProb']) await page.uncheck(`#view1-${key}-on`);
+    r = await rendered(r);
+    const originals = await pixels('#grid .aug-row[data-index] figure canvas');
+    const same = async () => (await pixels('#grid .aug-cells[data-view="1"] canvas')).every((v, i) => v === originals[Math.floor(i / 4)]);
+    assert.ok(await same(), 'the identity gives back each image');
+    for (const key of ['cutoutProb', 'sobelProb', 'noiseProb', 'rotateProb']) {
+      await page.check(`#view1-${key}-on`);
+      await page.locator(`#view1-${key}`).fill('1');
+      r = await rendered(r);
+      assert.equal((await view1())[key], 1);
+      assert.ok(!(await same()), `${key} changed nothing`);
+      await shot(page, `augmentations-${key.replace('Prob', '')}`);
+      await page.uncheck(`#view1-${key}-on`);
+      r = await rendered(r);
+      assert.ok(await same(), `${key} off again gives back each image`);
+    }
+    await page.selectOption('#view1-rotateAngles', 'range');
+    r = await rendered(r);
+    assert.equal((await view1()).rotateAngles, 'range');
+
+    // Order: move cutout first with its ↑ button (the focus stays on it), then one back with ↓.
+    const steps = () => page.$$eval('#view1-order li', (li) => (li as unknown as PageElement[]).map((e) => e.dataset.step));
+    assert.deepEqual(await steps(), ['crop', 'rotate', 'color', 'blur', 'solarize', 'sobel', 'cutout', 'noise']);
+    for (let i = 0; i < 6; i++) {
+      await page.click('#view1-order-cutout-up');
+      r = await rendered(r);
+    }
+    assert.equal((await view1()).order, 'cutout,crop,rotate,color,blur,solarize,sobel,noise');
+    assert.deepEqual(await steps(), ['cutout', 'crop', 'rotate', 'color', 'blur', 'solarize', 'sobel', 'noise']);
+    assert.ok(await page.locator('#view1-order-cutout-up').isDisabled(), 'the first step cannot move earlier');
+    assert.equal(await page.evaluate(() => (document as unknown as { activeElement: { id: string } }).activeElement.id), 'view1-order-cutout-down', 'the focus stays on the moved step');
+    await page.keyboard.press('Enter');
+    r = await rendered(r);
+    assert.equal((await view1()).order, 'crop,cutout,rotate,color,blur,solarize,sobel,noise');
+    assert.equal(await page.locator('#view1-order li.off').count(), 7, 'every step but the crop is off in view 1');
+    // The whole study setting as a user makes it: cutout on, before the crop, in view 1.
+    await page.check('#view1-cutoutProb-on');
+    r = await rendered(r);
+    assert.equal(await page.locator('#view1-order li.off').count(), 6);
+    for (const width of [1400, 900, 600]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
+      await shot(page, `augmentations-${width}`);
+    }
+    await p.close();
+    assert.deepEqual(p.problems, []);
+  });
+});
+
 describe('compare runs', () => {
   test('overlaid curves per run, final numbers, differing config keys, linked embedding maps and their kNN agreement', async () => {
     const p = await openPanel(browser, server.origin, 'compare', deps(), (d) => new CompareController([fx.runA, fx.runB], d, analysis));

@@ -68,7 +68,7 @@ function stepActive(p: AugmentParams, step: AugmentStep): boolean {
   }
 }
 
-const ROTATE_LABELS: Record<RotateAngles, string> = { quarter: '90°, 180° or 270°', range: '± rotateMaxDegrees' };
+const ROTATE_LABELS: Record<RotateAngles, string> = { quarter: 'quarter (90/180/270°)', range: 'range (± max degrees)' };
 
 document.body.append(
   h('header', {}, h('h1', { id: 'title' }, 'Augmentation preview'), h('div', { id: 'subtitle', class: 'muted' })),
@@ -237,9 +237,9 @@ function renderEditor(): void {
         return h('div', { class: 'param', title: f.description }, h('label', { for: id }, f.key), input, h('output', { id: `${id}-value`, for: id }));
       });
       // The rotation angles sit after rotateProb, as in the config.
-      const angles = h('select', { id: `${view}-rotateAngles`, 'data-view': view, 'data-key': 'rotateAngles' }, ...ROTATE_ANGLES.map((a) => h('option', { value: a }, `${a}: ${ROTATE_LABELS[a]}`)));
+      const angles = h('select', { id: `${view}-rotateAngles`, 'data-view': view, 'data-key': 'rotateAngles' }, ...ROTATE_ANGLES.map((a) => h('option', { value: a }, ROTATE_LABELS[a])));
       angles.addEventListener('change', () => setParam(view, 'rotateAngles', angles.value as RotateAngles));
-      const anglesRow = h('div', { class: 'param', title: describeParam('rotateAngles') }, h('label', { for: angles.id }, 'rotateAngles'), angles, h('span'));
+      const anglesRow = h('div', { class: 'param', title: describeParam('rotateAngles') }, h('label', { for: angles.id }, 'rotateAngles'), angles);
       const at = PARAM_FIELDS.findIndex((f) => f.key === 'rotateProb') + 1;
       const order = h(
         'div',
