@@ -15,7 +15,7 @@ import {
 } from '../src/core/augment-spec';
 import { configHash, resolveConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
-import { applyAugment, augmentBatch, drawAugment } from '../src/engine/augment/pipeline';
+import { applyAugment, augmentBatch, drawAugment, rotateImages } from '../src/engine/augment/pipeline';
 import { Rng } from '../src/engine/data/rng';
 import { BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT } from '../src/core/methods/recipes';
 import { AugmentController } from '../src/webviews/controllers/augment';
@@ -145,6 +145,19 @@ test('quarter rotations move pixels exactly; a range rotation stays within its a
   const small = at(10);
   assert.ok(maxDiff(small, x) > 0.1 && maxDiff(small, x) < 1, 'a 10° turn resamples');
   tf.dispose([x, r90, small]);
+});
+
+test('rotation on the device (GPU backends) and in JS (wasm, cpu) agree; quarter turns exactly', () => {
+  for (const c of [1, 3]) {
+    const x = testImages(6, 28, c);
+    const angles = Float32Array.of(0, 90, 180, 270, 12.5, -33);
+    const js = rotateImages(x, angles, 'js');
+    const gathered = rotateImages(x, angles, 'gather');
+    assert.ok(maxDiff(js, gathered) < 1e-6);
+    const quarter = Float32Array.of(90, 180, 270, 0, 90, 270);
+    assert.deepEqual(valuesOf(rotateImages(x, quarter, 'js')), valuesOf(rotateImages(x, quarter, 'gather')));
+    tf.dispose([x, js, gathered]);
+  }
 });
 
 test('order: the same draws in another order give another image; cutout before crop is cropped with the image', () => {

@@ -7,7 +7,7 @@ import { Rng } from '../data/rng';
  * (so a seed reproduces a run exactly on any backend) and then applied to the whole batch with a few
  * tensor ops: the crop and flip are one `cropAndResize` with per-image boxes (a box with x1 > x2 is
  * mirrored), jitter is per-image factors broadcast over pixels, blur is one depthwise convolution whose
- * per-image kernels sit in the channel axis, cutout is a mask; rotation resamples in JS (see rotate).
+ * per-image kernels sit in the channel axis, cutout is a mask, rotation sums bilinear taps (rotateImages).
  * The steps run in the order `p.order` lists; the draws are made in one fixed order whatever it is.
  *
  * A step whose probability is 0 draws nothing for the steps added after runs were recorded (cutout,
@@ -279,25 +279,14 @@ function cosSin(degrees: number): [number, number] {
   return [Math.cos(a), Math.sin(a)];
 }
 
-/**
- * Rotation of each image about its centre by its drawn angle (counter-clockwise), bilinear, 0 outside
- * the image. Resampled in JS on the read-back batch: tfjs's Gather is ~100 ms for the 4 taps of a 256-image
- * batch on wasm, this loop ~3 ms (scripts/bench-augment.ts); on a GPU backend it costs one read-back.
- * An image with angle 0, or a quarter turn of a square image, lands every pixel on a pixel: exact copies.
- */
-function rotate(x: tf.Tensor4D, degrees: Float32Array): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const src = x.dataSync();
-  const out = new Float32Array(src.length);
+/** Bilinear source taps of every output pixel of a rotation: 4 (flat index, weight) per pixel, -1 outside the image. */
+function rotationTaps(b: number, h: number, w: number, degrees: Float32Array): { idx: Int32Array; wt: Float32Array } {
+  const n = h * w;
+  const idx = new Int32Array(b * n * 4).fill(-1);
+  const wt = new Float32Array(b * n * 4);
   const cy = (h - 1) / 2;
   const cx = (w - 1) / 2;
-  const at = (base: number, ty: number, tx: number, k: number) => (ty >= 0 && ty < h && tx >= 0 && tx < w ? src[base + (ty * w + tx) * c + k] : 0);
   for (let i = 0; i < b; i++) {
-    const base = i * h * w * c;
-    if (degrees[i] === 0) {
-      out.set(src.subarray(base, base + h * w * c), base);
-      continue;
-    }
     const [cs, sn] = cosSin(degrees[i]);
     for (let r = 0; r < h; r++)
       for (let q = 0; q < w; q++) {
@@ -309,14 +298,48 @@ function rotate(x: tf.Tensor4D, degrees: Float32Array): tf.Tensor4D {
         const y0 = Math.floor(sy);
         const fx = sx - x0;
         const fy = sy - y0;
-        for (let k = 0; k < c; k++) {
-          let v = (1 - fx) * (1 - fy) * at(base, y0, x0, k);
-          if (fx > 0) v += fx * (1 - fy) * at(base, y0, x0 + 1, k);
-          if (fy > 0) v += (1 - fx) * fy * at(base, y0 + 1, x0, k) + (fx > 0 ? fx * fy * at(base, y0 + 1, x0 + 1, k) : 0);
-          out[base + (r * w + q) * c + k] = v;
+        const o = (i * n + r * w + q) * 4;
+        for (let t = 0; t < 4; t++) {
+          const ty = y0 + (t >> 1);
+          const tx = x0 + (t & 1);
+          const weight = (t & 1 ? fx : 1 - fx) * (t >> 1 ? fy : 1 - fy);
+          if (weight === 0 || ty < 0 || ty >= h || tx < 0 || tx >= w) continue;
+          idx[o + t] = i * n + ty * w + tx;
+          wt[o + t] = weight;
         }
       }
   }
+  return { idx, wt };
+}
+
+/**
+ * Rotation of each image about its centre by its drawn angle (counter-clockwise), bilinear, 0 outside
+ * the image. An image with angle 0, or a quarter turn of a square image, lands every pixel on a pixel
+ * with weight 1: an exact copy. Where the batch lives in CPU memory (wasm, cpu) the taps are summed in
+ * JS on the read-back batch — tfjs's Gather is over 10× slower than this loop on wasm
+ * (scripts/bench-augment.ts); elsewhere (GPU backends, where a synchronous read-back is slow or, on
+ * webgpu in Node, impossible) with one gather on the device.
+ */
+export function rotateImages(x: tf.Tensor4D, degrees: Float32Array, via: 'js' | 'gather' = ['wasm', 'cpu'].includes(tf.getBackend()) ? 'js' : 'gather'): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const n = h * w;
+  const { idx, wt } = rotationTaps(b, h, w, degrees);
+  if (via === 'gather') {
+    return tf.tidy(() => {
+      // Taps outside the image point at an extra zero row.
+      const flat = tf.concat([tf.reshape(x, [b * n, c]), tf.zeros([1, c])], 0);
+      const taps = tf.gather(flat, tf.tensor1d(idx.map((v) => (v < 0 ? b * n : v)), 'int32'));
+      return tf.reshape(tf.sum(tf.mul(tf.reshape(taps, [b * n, 4, c]), tf.tensor3d(wt, [b * n, 4, 1])), 1), [b, h, w, c]) as tf.Tensor4D;
+    });
+  }
+  const src = x.dataSync();
+  const out = new Float32Array(src.length);
+  for (let j = 0; j < b * n; j++)
+    for (let k = 0; k < c; k++) {
+      let v = 0;
+      for (let t = 0; t < 4; t++) if (idx[j * 4 + t] >= 0) v += wt[j * 4 + t] * src[idx[j * 4 + t] * c + k];
+      out[j * c + k] = v;
+    }
   return tf.tensor4d(out, x.shape);
 }
 
@@ -369,7 +392,7 @@ export function applyAugment(x: tf.Tensor4D, d: AugmentDraw, p: AugmentParams, o
         if (d.noiseStd.some((v) => v > 0)) y = noise(y, d);
       },
       rotate: () => {
-        if (d.rotation.some((v) => v !== 0)) y = rotate(y, d.rotation);
+        if (d.rotation.some((v) => v !== 0)) y = rotateImages(y, d.rotation);
       },
     };
     for (const s of parsed.steps) step[s]();
