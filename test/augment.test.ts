@@ -15,7 +15,8 @@ import {
 } from '../src/core/augment-spec';
 import { configHash, resolveConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
-import { applyAugment, augmentBatch, drawAugment, rotateImages } from '../src/engine/augment/pipeline';
+import { applyAugment, augmentBatch, drawAugment } from '../src/engine/augment/pipeline';
+import { rotateImages } from '../src/engine/augment/steps';
 import { Rng } from '../src/engine/data/rng';
 import { BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT } from '../src/core/methods/recipes';
 import { AugmentController } from '../src/webviews/controllers/augment';
@@ -66,6 +67,21 @@ describe('each study transformation', () => {
       tf.dispose([x, a, b, y]);
     });
   }
+});
+
+test('every step on, in an unusual order, leaves no tensor behind but the result', () => {
+  const x = testImages(4, 28, 3);
+  const all: AugmentParams = { ...SIMCLR_AUGMENT, blurProb: 1, solarizeProb: 0.5, cutoutProb: 1, sobelProb: 0.5, noiseProb: 1, rotateProb: 1, rotateAngles: 'range', order: 'noise,sobel,rotate,cutout,crop,solarize,blur,color' };
+  augmentBatch(x, all, new Rng(0)).dispose(); // warm-up: kernels may cache tensors once
+  const before = tf.memory().numTensors;
+  const y = augmentBatch(x, all, new Rng(1));
+  assert.equal(tf.memory().numTensors, before + 1);
+  for (const via of ['js', 'gather'] as const) {
+    const r = rotateImages(x, Float32Array.of(10, 0, 90, -5), via);
+    assert.equal(tf.memory().numTensors, before + 2, via);
+    r.dispose();
+  }
+  tf.dispose([x, y]);
 });
 
 test('the identity pipeline returns every image exactly, on grayscale and RGB', () => {
