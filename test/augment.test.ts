@@ -1,5 +1,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   augmentProblems,
@@ -298,4 +300,13 @@ test("Preview Augmentations shows a run recorded before the new fields with its 
   assert.deepEqual(logs, []);
   assert.deepEqual(init.runParams, { view1: BYOL_VIEW1_AUGMENT, view2: BYOL_VIEW2_AUGMENT });
   c.dispose();
+});
+
+test("docs/augmentations.md's study cell is studyAugment('crop', 'color') against the identity", () => {
+  const md = readFileSync(join(__dirname, '..', 'docs', 'augmentations.md'), 'utf8');
+  const json = /```json\n([\s\S]*?)```/.exec(md);
+  assert.ok(json, 'the page shows a run config');
+  const { config, problems } = resolveConfig(JSON.parse(json[1]));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(config!.augment, { view1: studyAugment('crop', 'color'), view2: IDENTITY_AUGMENT });
 });
