@@ -16,6 +16,7 @@ import {
   type AugmentParams,
 } from '../src/core/augment-spec';
 import { configHash, resolveConfig } from '../src/core/config';
+import { expandSweep } from '../src/core/sweep';
 import { initBackend } from '../src/engine/backend';
 import { applyAugment, augmentBatch, drawAugment } from '../src/engine/augment/pipeline';
 import { rotateImages } from '../src/engine/augment/steps';
@@ -309,4 +310,17 @@ test("docs/augmentations.md's study cell is studyAugment('crop', 'color') agains
   const { config, problems } = resolveConfig(JSON.parse(json[1]));
   assert.deepEqual(problems, []);
   assert.deepEqual(config!.augment, { view1: studyAugment('crop', 'color'), view2: IDENTITY_AUGMENT });
+});
+
+test('the 7×7 study as a sweep: one named axis of studyAugment cells expands into 49 valid runs, a bad step named by its key path', () => {
+  const cells = STUDY_TRANSFORM_IDS.flatMap((a) => STUDY_TRANSFORM_IDS.map((b) => ({ label: a === b ? a : `${a}→${b}`, set: { 'augment.view1': studyAugment(a, b), 'augment.view2': IDENTITY_AUGMENT } })));
+  const { runs } = expandSweep({ name: 'SimCLR augmentation study', base: { method: 'simclr', epochs: 1 }, grid: { cell: cells } });
+  assert.equal(runs.length, 49);
+  const i = STUDY_TRANSFORM_IDS.indexOf('crop') * 7 + STUDY_TRANSFORM_IDS.indexOf('color');
+  assert.equal(runs[i].axisValues.cell, 'crop→color');
+  assert.deepEqual(runs[i].config.augment, { view1: studyAugment('crop', 'color'), view2: IDENTITY_AUGMENT });
+  assert.throws(
+    () => expandSweep({ name: 's', base: { method: 'simclr' }, grid: { 'augment.view1.order': ['crop,crop,color,blur,solarize,sobel,cutout,noise'] } }),
+    (e: Error) => /augment\.view1\.order/.test(e.message) && /more than once/.test(e.message),
+  );
 });
