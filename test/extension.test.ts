@@ -110,6 +110,8 @@ describe('run manager with real workers', () => {
     const c = await h.m.enqueue(long(), { dbPath });
     const store = await RunStore.open(dbPath);
     assert.equal((await store.getRun(b))!.status, 'queued', 'the second run is visible in the store as queued');
+    // The queue runner claims the first within a tick.
+    while (h.m.get(dbPath, a)?.phase === 'queued') await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(
       h.m.active().map((r) => [r.runId, r.phase === 'queued']),
       [
@@ -235,10 +237,13 @@ describe('run manager: workers that misbehave', () => {
 
   /** Starts a run on `workerPath`, stops it 300 ms later; the run's end, its worker process and the events seen. */
   async function stopAnswering(workerPath: string, stoppingTimeoutMs: number) {
-    const dbPath = join(tmp, 'answering.db');
+    // One database per manager: the first manager's queue runner would hold the lease on a shared one.
+    const dbPath = join(tmp, `answering-${stoppingTimeoutMs}.db`);
     const h = manager({ launch: () => ({ nodePath: process.execPath, workerPath }), cancelTimeoutMs: 300, stoppingTimeoutMs });
     toDispose.push(h.m);
     const runId = await h.m.enqueue(tiny(), { dbPath });
+    // The queue runner claims it within a tick; then the worker has 300 ms to start.
+    while (!h.forks.length) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 300));
     await h.m.stop(dbPath, runId);
     return { runId, end: await h.endOf(runId), worker: h.forks[0], events: h.events };

@@ -235,7 +235,22 @@ describe('built-in studies', () => {
       const e = expandSweep(s.sweep);
       assert.ok(e.runs.length > 0, s.id);
     }
-    const { EVERY_METHOD_STUDY, CPC_V2_STUDY } = await import('../src/core/studies');
+    const { EVERY_METHOD_STUDY, CPC_V2_STUDY, SIMCLR_AUGMENTATION_STUDY } = await import('../src/core/studies');
+    const { studyAugment, IDENTITY_AUGMENT } = await import('../src/core/augment-spec');
+    const aug = expandSweep(SIMCLR_AUGMENTATION_STUDY.sweep);
+    assert.equal(aug.runs.length, 49);
+    assert.deepEqual(aug.axes.map((a) => [a.name, a.kind]), [
+      ['transformations', 'named'],
+      ['first', 'derived'],
+      ['second', 'derived'],
+    ]);
+    // Cell (crop, color): crop then colour on view 1 exactly as studyAugment builds it; view 2 untouched.
+    const cc = aug.runs.find((r) => r.axisValues.first === 'crop' && r.axisValues.second === 'color')!;
+    const want = studyAugment('crop', 'color') as unknown as Record<string, number | string>;
+    for (const [k, v] of Object.entries(want)) assert.ok(typeof v === 'string' ? (cc.config.augment.view1 as unknown as Record<string, unknown>)[k] === v : Math.abs(((cc.config.augment.view1 as unknown as Record<string, number>)[k]) - v) < 1e-5, `view1.${k}`);
+    assert.deepEqual(cc.config.augment.view2, { ...cc.config.augment.view2, ...IDENTITY_AUGMENT });
+    assert.equal(cc.config.name, 'SimCLR augmentation study · transformations=crop→color');
+    assert.equal(aug.runs.filter((r) => r.axisValues.first === r.axisValues.second).length, 7);
     assert.equal(expandSweep(EVERY_METHOD_STUDY.sweep).runs.length, 33);
     const cpc = expandSweep(CPC_V2_STUDY.sweep).runs;
     assert.deepEqual(cpc.filter((r) => r.config.seed === 0).map((r) => [r.config.method, r.config.params.directions, r.config.params.patchSize, r.config.params.patchAugment]), [

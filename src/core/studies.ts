@@ -2,6 +2,7 @@
  * Studies from the papers, built in: New Sweep… writes one of these as a `*.clsweep.json` the user can
  * edit before starting it. Each is a plain sweep file (see sweep.ts), so what it runs is what it says.
  */
+import { IDENTITY_AUGMENT, STUDY_TRANSFORM_IDS, STUDY_TRANSFORMS, studyAugment, type StudyTransform } from './augment-spec';
 import { METHOD_IDS } from './methods';
 
 export interface Study {
@@ -15,6 +16,51 @@ export interface Study {
 
 /** The budget every built-in study starts from: the built-in data, evaluated by kNN and a linear probe. */
 const SMALL = { dataset: 'builtin', eval: { knnEvery: 0, linearProbe: true, embeddingsEvery: 0 } };
+
+/** The fields of one study cell that differ from the identity, as sweep `set` keys on view 1. */
+function cellSet(first: StudyTransform, second: StudyTransform): Record<string, unknown> {
+  const params = studyAugment(first, second);
+  const identity = IDENTITY_AUGMENT as unknown as Record<string, unknown>;
+  const changed = new Set([...Object.keys(STUDY_TRANSFORMS[first]), ...Object.keys(STUDY_TRANSFORMS[second]), 'order']);
+  return Object.fromEntries(
+    Object.entries(params)
+      .filter(([k, v]) => changed.has(k) && v !== identity[k])
+      .map(([k, v]) => [`augment.view1.${k}`, typeof v === 'number' ? Number(v.toPrecision(6)) : v]),
+  );
+}
+
+/**
+ * SimCLR's augmentation study (Chen et al. 2020, Figure 5): each of seven transformations alone (the
+ * diagonal) and every ordered pair (row then column), applied to one branch while the other is the
+ * identity, as the paper does; read as linear-probe and kNN heatmaps with the row average. The budget
+ * (the tiny encoder, 3 epochs of the built-in data, 2 runs at a time) makes the 49 runs of the whole study
+ * take about half an hour on 2 CPU cores (docs/sweeps.md has the measurement).
+ */
+export const SIMCLR_AUGMENTATION_STUDY: Study = {
+  id: 'simclr-augmentation',
+  label: 'SimCLR augmentation study',
+  detail: '7 transformations alone and in ordered pairs on one branch (SimCLR Figure 5): 49 runs, linear-probe heatmap with row averages',
+  fileName: 'simclr-augmentation.clsweep.json',
+  sweep: {
+    name: 'SimCLR augmentation study',
+    description: 'SimCLR (arXiv 2002.05709) Figure 5: rows = first transformation, columns = second, diagonal = one transformation alone; view 2 is the identity.',
+    base: {
+      method: 'simclr',
+      ...SMALL,
+      epochs: 3,
+      batchSize: 128,
+      encoder: { preset: 'tiny' },
+      augment: { view1: { ...IDENTITY_AUGMENT }, view2: { ...IDENTITY_AUGMENT } },
+    },
+    grid: {
+      transformations: STUDY_TRANSFORM_IDS.flatMap((first) =>
+        STUDY_TRANSFORM_IDS.map((second) => ({ label: first === second ? first : `${first}→${second}`, set: cellSet(first, second), axes: { first, second } })),
+      ),
+    },
+    jobs: 2,
+    view: { rows: 'first', columns: 'second', metric: 'linear', rowAverage: true },
+  },
+};
 
 /**
  * CPC v2's ablation (Hénaff et al. 2019, Figure 3 / Table 6), one step at a time from CPC v1: layer norm
@@ -75,7 +121,7 @@ export const BLANK_STUDY: Study = {
   },
 };
 
-export const STUDIES: Study[] = [CPC_V2_STUDY, EVERY_METHOD_STUDY, BLANK_STUDY];
+export const STUDIES: Study[] = [SIMCLR_AUGMENTATION_STUDY, CPC_V2_STUDY, EVERY_METHOD_STUDY, BLANK_STUDY];
 
 /** The file text New Sweep… writes: the schema reference first, so the editor completes it. */
 export function studyFileText(s: Study): string {
