@@ -200,7 +200,8 @@ export async function setQueuePaused(s: Services, paused: boolean): Promise<void
 export class SweepFileCodeLens implements vscode.CodeLensProvider, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.changed.event;
-  private readonly subs = [vscode.workspace.onDidGrantWorkspaceTrust(() => this.changed.fire()), vscode.workspace.onDidChangeTextDocument(() => this.changed.fire())];
+  // VS Code asks again when the document changes; trust is the one outside change that alters the lens.
+  private readonly subs = [vscode.workspace.onDidGrantWorkspaceTrust(() => this.changed.fire())];
 
   constructor(private readonly s: Services) {}
 
