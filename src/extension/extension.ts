@@ -49,14 +49,14 @@ export function activate(context: vscode.ExtensionContext): Services {
     launch: () => workerLaunch(partial),
     maxConcurrentRuns: () => settings().maxConcurrentRuns,
     extraModuleDirs: () => extraModuleDirs(nativeDir),
-    // A queued run starts a process: not from an untrusted workspace (another window or `clab queue run` may drain it).
-    drain: () => vscode.workspace.isTrusted,
     onQueueError: (dbPath, e) => log.warn(`the run queue of ${dbPath}: ${e instanceof Error ? e.message : String(e)}`),
   });
-  // This window drains the queue of the database it shows, when no other window or CLI does.
+  // This window drains the queue of the database it shows, when no other window or CLI does. Also in
+  // Restricted Mode: the queue holds runs the user queued (New Run…, the CLI, a trusted window's config
+  // files), the database path comes from user settings there, and the workspace's own files never
+  // enter the queue untrusted (Run Config File and Start Sweep refuse).
   let watched: string | undefined;
   const watchQueue = () => {
-    if (!vscode.workspace.isTrusted) return;
     const db = settings().dbPath;
     if (watched !== undefined && watched !== db) void manager.unwatch(watched);
     watched = db;
