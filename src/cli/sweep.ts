@@ -250,6 +250,8 @@ async function follow(m: RunManager, store: RunStore, dbPath: string, jobs: numb
     if (!holder && queueState.holder) err(`another runner drains this queue (${queueState.holder.host ?? '?'}, process ${queueState.holder.pid ?? '?'}); following it\n`);
     for (;;) {
       const rows = mine(await store.listRuns());
+      // Axes derived from a named axis repeat its label: shown through it.
+      const derived = new Set((await store.listSweeps()).flatMap((sw) => sw.axes.filter((a) => a.kind === 'derived').map((a) => a.name)));
       const total = rows.length;
       for (const r of [...rows].reverse()) {
         const st = r.displayStatus;
@@ -257,7 +259,12 @@ async function follow(m: RunManager, store: RunStore, dbPath: string, jobs: numb
         seen.set(r.id, st);
         if (st === 'running' || st === 'queued') continue;
         const done = ++reported;
-        const axes = r.axisValues ? Object.entries(r.axisValues).map(([k, v]) => `${k}=${labelOf(v)}`).join(' ') : r.name;
+        const axes = r.axisValues
+          ? Object.entries(r.axisValues)
+              .filter(([k]) => !derived.has(k))
+              .map(([k, v]) => `${k}=${labelOf(v)}`)
+              .join(' ')
+          : r.name;
         if (st === 'failed' || st === 'crashed') failed++;
         const evals = await store.getEvals(r.id);
         const knn = evals.filter((e) => e.protocol === 'knn').at(-1)?.value;
