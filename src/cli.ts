@@ -7,6 +7,7 @@ import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } fr
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
+import { DatasetError, loadDataset, type Dataset } from './engine/data/datasets';
 import { PACK_USAGE, packCommand, unpackCommand } from './cli/pack';
 import { printRun, printRuns } from './cli/show';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
@@ -30,6 +31,7 @@ ${DATA_USAGE}
 Options for every command:
   --db PATH      the run database (default: ${defaultDatabasePath()}; env CLAB_DB)
   --json         machine-readable output (train, resume: one final JSON line; runs/show: JSON)
+  --verbose      train, resume: also print the backend probing and other debug lines
 
 ${DATA_OPTIONS_USAGE}
 
@@ -44,6 +46,7 @@ ${Object.entries(TRAIN_FLAGS)
 const OPTIONS = {
   db: { type: 'string' },
   json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
   config: { type: 'string' },
   set: { type: 'string', multiple: true },
   out: { type: 'string' },
@@ -75,16 +78,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const dbPath = values.db ?? defaultDatabasePath();
   const json = values.json === true;
+  const verbose = values.verbose === true;
   switch (command) {
     case 'train':
-      return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, json);
+      return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, { json, verbose });
     case 'resume': {
       const id = Number(rest[0]);
       if (!(Number.isInteger(id) && id > 0)) {
         process.stderr.write(`clab resume: expected a run id, got '${rest[0] ?? ''}'\n`);
         return 2;
       }
-      return resume(id, values['extra-module-dir'], dbPath, json);
+      return resume(id, values['extra-module-dir'], dbPath, { json, verbose });
     }
     case 'unpack': {
       if (rest.length !== 1) {
@@ -131,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function train(values: Record<string, string | string[] | boolean | undefined>, dbPath: string, json: boolean): Promise<number> {
+async function train(values: Record<string, string | string[] | boolean | undefined>, dbPath: string, out: { json: boolean; verbose: boolean }): Promise<number> {
   let raw;
   try {
     raw = rawTrainConfig(values);
@@ -146,23 +150,33 @@ async function train(values: Record<string, string | string[] | boolean | undefi
     process.stderr.write(`clab train: invalid run config (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${formatProblems(problems, typeof values.config === 'string' ? values.config : 'config')}\n`);
     return 2;
   }
+  // The same for a dataset that cannot be read (a mistyped folder, a truncated download): it is loaded
+  // here, before the run is recorded, and handed to the training so it is read once.
+  let dataset: Dataset;
+  try {
+    dataset = loadDataset(config.dataset, { imageSize: config.imageSize });
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    process.stderr.write(`clab train: ${e.message}\n(no run was recorded)\n`);
+    return 2;
+  }
   const store = await RunStore.open(dbPath);
   try {
     const runId = await store.createRun(config, { status: 'running' });
-    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
+    return await trainInTerminal(store, config, runId, { dbPath, ...out, dataset, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
   } finally {
     await store.close();
   }
 }
 
-async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPath: string, json: boolean): Promise<number> {
+async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPath: string, out: { json: boolean; verbose: boolean }): Promise<number> {
   const store = await RunStore.open(dbPath);
   try {
     const { run } = await checkResumable(store, dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
     const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid:\n${formatProblems(problems)}`);
-    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs, resume: true });
+    return await trainInTerminal(store, config, runId, { dbPath, ...out, extraModuleDirs, resume: true });
   } catch (e) {
     if (!(e instanceof ResumeRefused)) throw e;
     process.stderr.write(`clab resume: ${e.message}\n`);
@@ -173,7 +187,7 @@ async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPa
 }
 
 /** Trains run `runId` with progress on stderr (Ctrl-C stops after the step), then its outcome on stdout. */
-async function trainInTerminal(store: RunStore, config: RunConfig, runId: number, o: { dbPath: string; json: boolean; extraModuleDirs?: string[]; resume?: boolean }): Promise<number> {
+async function trainInTerminal(store: RunStore, config: RunConfig, runId: number, o: { dbPath: string; json: boolean; verbose: boolean; dataset?: Dataset; extraModuleDirs?: string[]; resume?: boolean }): Promise<number> {
   const { dbPath, json } = o;
   // Loaded lazily: `clab runs` should not pay for TensorFlow.js.
   const { runTraining } = await import('./engine/train');
@@ -187,8 +201,8 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const reporter = consoleReporter(process.stderr);
-    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
+    const reporter = consoleReporter(process.stderr, { verbose: o.verbose });
+    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, dataset: o.dataset, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
     const run = await store.getRun(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
+import { checkDataset } from '../engine/data/check';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive } from '../store/liveness';
@@ -166,11 +167,13 @@ export class RunManager {
   }
 
   /**
-   * Records the run as queued (so every window and the CLI see it at once) and starts it when a slot is
-   * free. `cwd` is the worker's working directory (relative dataset paths are resolved before this).
+   * Checks the dataset, records the run as queued (so every window and the CLI see it at once) and starts
+   * it when a slot is free. `cwd` is the worker's working directory (relative dataset paths are resolved before this).
    */
   async enqueue(config: RunConfig, opts: { dbPath: string; cwd?: string }): Promise<number> {
     if (this.disposed) throw new Error('the run manager has been shut down');
+    // A dataset that cannot be read throws (DatasetError) here, before the run is recorded.
+    await checkDataset(config.dataset);
     const store = await this.store(opts.dbPath);
     const runId = await store.createRun(config, { status: 'queued' });
     this.add({ runId, config, resume: false, ...opts });
