@@ -155,6 +155,7 @@ export class Webviews implements vscode.Disposable {
   dashboard(runId: number, restored?: vscode.WebviewPanel): void {
     const actions = {
       stop: (id: number) => vscode.commands.executeCommand('contrastiveLab.stopRun', id),
+      resume: (id: number) => vscode.commands.executeCommand('contrastiveLab.resumeRun', id),
       rerun: async (id: number) => {
         const ids = (await vscode.commands.executeCommand<number[] | undefined>('contrastiveLab.rerun', id)) ?? [];
         for (const n of ids) this.dashboard(n);
