@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } from './core/config';
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
-import { exportRun } from './cli/export';
-import { DatasetError, loadDataset, type Dataset } from './engine/data/datasets';
+import { exportRun } from './store/export';
+import { DatasetError, loadDataset, type Dataset } from './data/datasets';
 import { PACK_USAGE, packCommand, unpackCommand } from './cli/pack';
 import { printRun, printRuns } from './cli/show';
 import { rawTrainConfig, TRAIN_FLAGS, UsageError } from './cli/train-args';
@@ -116,7 +116,10 @@ async function main(argv: string[]): Promise<number> {
         if (command === 'runs') return await printRuns(store, json);
         if (command === 'show') return await printRun(store, id, json);
         if (command === 'pack') return await packCommand(store, dbPath, id, { ...values, json });
-        return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch));
+        return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch), {
+          info: (m) => process.stdout.write(`${m}\n`),
+          error: (m) => process.stderr.write(`clab export: ${m}\n`),
+        });
       } finally {
         await store.close();
       }

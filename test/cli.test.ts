@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFi
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunStore } from '../src/store/store';
-import { writeIdxImages, writeIdxLabels } from '../src/engine/data/idx';
+import { writeIdxImages, writeIdxLabels } from '../src/data/idx';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist', 'cli.js');

@@ -13,6 +13,7 @@ import { EmbeddingsController } from '../src/webviews/controllers/embeddings';
 import { configDiff, MetricCursor, runSummary } from '../src/webviews/data';
 import { contentSecurityPolicy } from '../src/webviews/html';
 import { Webviews } from '../src/webviews/panels';
+import { panelHost } from '../src/extension/panelHost';
 import { isAugmentParams, isAugmentToHost } from '../src/webviews/protocol/augment';
 import { isCompareToHost } from '../src/webviews/protocol/compare';
 import { isDashboardState, isDashboardToHost, isDashboardToWebview, runActions } from '../src/webviews/protocol/dashboard';
@@ -286,7 +287,7 @@ describe('VS Code wiring', () => {
       log: { warn: () => undefined },
       settings: () => ({ defaultDataset: 'builtin' }),
     } as unknown as Services;
-    const w = new Webviews(services);
+    const w = new Webviews(panelHost(services));
     const disposables = w.register();
     assert.deepEqual([...stub.serializers.keys()].sort(), ['contrastiveLab.augmentations', 'contrastiveLab.compare', 'contrastiveLab.dashboard', 'contrastiveLab.embeddings']);
 

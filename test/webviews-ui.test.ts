@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { loadDataset } from '../src/engine/data/datasets';
+import { loadDataset } from '../src/data/datasets';
 import { AnalysisClient } from '../src/webviews/analysis/client';
 import { AugmentClient } from '../src/webviews/augment/client';
 import { AugmentController } from '../src/webviews/controllers/augment';

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { formatProblems, resolveConfig, type RunConfig } from '../core/config';
-import { DatasetError } from '../engine/data/idx';
+import { DatasetError } from '../data/idx';
 import type { RunManager } from './runManager';
 import { applyRunDefaults, resolveDatasetPath, type RawConfig } from './newRunModel';
 

@@ -29,6 +29,7 @@ import type { Services } from './services';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StoreHolder } from './storeHolder';
 import { Webviews } from '../webviews/panels';
+import { panelHost } from './panelHost';
 
 let services: Services | undefined;
 
@@ -59,7 +60,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   const treeView = vscode.window.createTreeView('contrastiveLab.runs', { treeDataProvider: tree, canSelectMany: true, showCollapseAll: false });
   tree.attach(treeView);
   const codeLens = new ConfigFileCodeLens();
-  const webviews = new Webviews(s);
+  const webviews = new Webviews(panelHost(s));
 
   const commands: Record<string, (...args: never[]) => unknown> = {
     'contrastiveLab.newRun': (preset?: unknown) => newRun(s, preset),

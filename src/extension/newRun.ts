@@ -2,8 +2,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DATASET_KINDS } from '../core/datasets';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
-import { defaultCacheDir } from '../engine/data/cache';
-import { DatasetError } from '../engine/data/idx';
+import { defaultCacheDir } from '../data/cache';
+import { DatasetError } from '../data/idx';
 import { BACK, inputStep, pickStep, type StepResult } from './quickInput';
 import {
   applyRunDefaults,

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
-import { checkDataset } from '../engine/data/check';
+import { checkDataset } from '../data/check';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive } from '../store/liveness';

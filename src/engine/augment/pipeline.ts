@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AugmentParams } from '../../core/augment-spec';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 
 /**
  * Batched, seeded augmentation on tensors. Every random choice is drawn per image from `rng` in JS

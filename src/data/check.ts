@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { classNamesFor } from '../../core/datasets';
+import { classNamesFor } from '../core/datasets';
 import { cifarLayout, cifarRecordCount, resolveCifarDir, type CifarVariant } from './cifar';
 import { checkSameImageSize, findIdxFile, IDX_FILES, idxSplit, resolveDatasetDir, type LoadOptions } from './datasets';
 import { scanFolder } from './folder';

@@ -14,16 +14,16 @@
  * Pure TypeScript with no tfjs dependency, so the CLI, tests and the extension host can inspect
  * datasets without loading a backend.
  */
-import { DEFAULT_IMAGE_SIZE } from '../../core/config';
+import { DEFAULT_IMAGE_SIZE } from '../core/config';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DatasetError, readIdxImages, readIdxLabels, type IdxImages } from './idx';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import { defaultCacheDir } from './cache';
 import { loadCifar } from './cifar';
 import { loadFolder } from './folder';
-import { CACHED_KINDS, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, DATASET_KINDS, FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../../core/datasets';
+import { CACHED_KINDS, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, DATASET_KINDS, FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../core/datasets';
 
 export { DatasetError } from './idx';
 
@@ -98,7 +98,7 @@ export function cachedDatasetDir(kind: DatasetKind, cacheDir = defaultCacheDir()
 
 /**
  * Where the built-in subset lives. Order: explicit option, CLAB_BUILTIN_DIR, then a search upward
- * from this file's directory — that finds <root>/data/builtin both from src/engine/data/ (tsx, tests)
+ * from this file's directory — that finds <root>/data/builtin both from src/data/ (tsx, tests)
  * and from dist/ (esbuild bundles), without hard-coding either depth.
  */
 export function resolveBuiltinDir(builtinDir?: string): string {
