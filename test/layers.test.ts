@@ -16,9 +16,11 @@ export const LAYERS = {
   data: { code: ['core', 'data'] },
   store: { code: ['core', 'store'] },
   engine: { code: ['core', 'data', 'store', 'engine'] },
-  cli: { code: ['core', 'data', 'store', 'engine', 'cli'] },
+  // The run queue: starts queued runs on a target (workers by path, or a cluster's scheduler); no tfjs.
+  queue: { code: ['core', 'data', 'store', 'queue'] },
+  cli: { code: ['core', 'data', 'store', 'engine', 'queue', 'cli'] },
   // The extension host starts workers by path and never loads training code (tfjs) itself.
-  extension: { code: ['core', 'data', 'store', 'webviews', 'extension'] },
+  extension: { code: ['core', 'data', 'store', 'queue', 'webviews', 'extension'] },
   // Panels, host side: they get what they need from the extension through PanelHost, not by import.
   webviews: { code: ['core', 'data', 'store', 'protocol', 'webviews'], types: ['panel-worker'] },
   // Worker threads the panels start for heavy work (t-SNE, UMAP, augmentation previews).
@@ -33,7 +35,7 @@ type Layer = keyof typeof LAYERS;
 const PACKAGES: { test: (name: string) => boolean; what: string; layers: Layer[] }[] = [
   { test: (n) => n === 'vscode', what: 'the vscode API', layers: ['extension', 'webviews'] },
   { test: (n) => n.startsWith('@tensorflow/') || n === 'webgpu', what: 'TensorFlow.js', layers: ['engine', 'cli', 'panel-worker'] },
-  { test: (n) => n.startsWith('node:') || builtinModules.includes(n), what: 'Node built-ins (it runs in the browser)', layers: ['core', 'data', 'store', 'engine', 'cli', 'extension', 'webviews', 'panel-worker'] },
+  { test: (n) => n.startsWith('node:') || builtinModules.includes(n), what: 'Node built-ins (it runs in the browser)', layers: ['core', 'data', 'store', 'engine', 'queue', 'cli', 'extension', 'webviews', 'panel-worker'] },
 ];
 
 const PANEL_WORKER_FILES = ['src/webviews/analysis/worker.ts', 'src/webviews/analysis/jobs.ts', 'src/webviews/augment/worker.ts', 'src/webviews/augment/render.ts'];
