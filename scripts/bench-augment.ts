@@ -16,8 +16,8 @@ import { augmentBatch } from '../src/engine/augment/pipeline';
 import { rotateImages } from '../src/engine/augment/steps';
 import { initBackend } from '../src/engine/backend';
 import { imageBatch } from '../src/engine/batches';
-import { loadDataset } from '../src/engine/data/datasets';
-import { Rng } from '../src/engine/data/rng';
+import { loadDataset } from '../src/data/datasets';
+import { Rng } from '../src/core/rng';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { batch: { type: 'string', default: '256' }, reps: { type: 'string', default: '15' }, backend: { type: 'string', default: 'wasm' } } });

@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pca } from '../src/core/analysis/pca';
 import { Tsne } from '../src/core/analysis/tsne';
-import { loadDataset } from '../src/engine/data/datasets';
+import { loadDataset } from '../src/data/datasets';
 
 const { values } = parseArgs({
   options: {

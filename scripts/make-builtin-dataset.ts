@@ -11,8 +11,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { FASHION_MNIST_CLASSES, IDX_FILES, loadDataset, type Split } from '../src/engine/data/datasets';
-import { writeIdxImages, writeIdxLabels } from '../src/engine/data/idx';
+import { FASHION_MNIST_CLASSES, IDX_FILES, loadDataset, type Split } from '../src/data/datasets';
+import { writeIdxImages, writeIdxLabels } from '../src/data/idx';
 
 const TRAIN_PER_CLASS = 600;
 const TEST_PER_CLASS = 100;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: training throughput (views/s, augmentation included) of the default encoder on every
  * backend that loads here, and — where Debian's python3-torch is installed — the PyTorch peer
- * (../shared/bench/torch_peer.py) with the same architecture, method, batch and optimizer, run in the same
+ * (scripts/torch_peer.py) with the same architecture, method, batch and optimizer, run in the same
  * invocation so the ratio compares like with like on the same machine state.
  *
  *   npm run bench -- [--method simclr|…|all] [--batch 256] [--steps 10] [--warmup 2] [--backends wasm,cpu]
@@ -27,8 +27,8 @@ import { parseArgs } from 'node:util';
 import { resolveConfig, type BackendChoice } from './core/config';
 import { initBackend } from './engine/backend';
 import { channelStats } from './engine/batches';
-import { loadDataset } from './engine/data/datasets';
-import { Rng } from './engine/data/rng';
+import { loadDataset } from './data/datasets';
+import { Rng } from './core/rng';
 import { CONVNET_PRESETS } from './engine/models/encoder';
 import { METHOD_IDS } from './core/methods';
 import { methodDefinition } from './engine/methods';
@@ -133,7 +133,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
 }
 
 function runPeer(methodId: string, batch: number, steps: number, warmup: number, threads: number): Result & { torch?: string } {
-  const script = values.peer ?? resolve(__dirname, '..', '..', 'shared', 'bench', 'torch_peer.py');
+  const script = values.peer ?? resolve(__dirname, '..', 'scripts', 'torch_peer.py');
   const base = { method: methodId, backend: 'pytorch (peer)', threads, batch, steps };
   if (!existsSync(script)) return { ...base, error: `peer script not found at ${script} (pass --peer PATH)` };
   if (!existsSync(values.python!)) return { ...base, error: `${values.python} not found` };

@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } from './core/config';
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
-import { exportRun } from './cli/export';
+import { exportRun } from './store/export';
+import { DatasetError, loadDataset, type Dataset } from './data/datasets';
 import { PACK_USAGE, packCommand, unpackCommand } from './cli/pack';
 import { printRun, printRuns } from './cli/show';
 import { queueCommand, SWEEP_USAGE, sweepCommand } from './cli/sweep';
@@ -33,6 +34,7 @@ ${DATA_USAGE}
 Options for every command:
   --db PATH      the run database (default: ${defaultDatabasePath()}; env CLAB_DB)
   --json         machine-readable output (train, resume: one final JSON line; runs/show: JSON)
+  --verbose      train, resume: also print the backend probing and other debug lines
 
 ${DATA_OPTIONS_USAGE}
 
@@ -47,6 +49,7 @@ ${Object.entries(TRAIN_FLAGS)
 const OPTIONS = {
   db: { type: 'string' },
   json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
   config: { type: 'string' },
   set: { type: 'string', multiple: true },
   out: { type: 'string' },
@@ -86,16 +89,17 @@ async function main(argv: string[]): Promise<number> {
   }
   const dbPath = values.db ?? defaultDatabasePath();
   const json = values.json === true;
+  const verbose = values.verbose === true;
   switch (command) {
     case 'train':
-      return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, json);
+      return train(values as Record<string, string | string[] | boolean | undefined>, dbPath, { json, verbose });
     case 'resume': {
       const id = Number(rest[0]);
       if (!(Number.isInteger(id) && id > 0)) {
         process.stderr.write(`clab resume: expected a run id, got '${rest[0] ?? ''}'\n`);
         return 2;
       }
-      return resume(id, values['extra-module-dir'], dbPath, json);
+      return resume(id, values['extra-module-dir'], dbPath, { json, verbose });
     }
     case 'unpack': {
       if (rest.length !== 1) {
@@ -123,7 +127,10 @@ async function main(argv: string[]): Promise<number> {
         if (command === 'runs') return await printRuns(store, json);
         if (command === 'show') return await printRun(store, id, json);
         if (command === 'pack') return await packCommand(store, dbPath, id, { ...values, json });
-        return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch));
+        return await exportRun(store, id, values.out ?? `run-${id}-export`, values.epoch === undefined ? undefined : Number(values.epoch), {
+          info: (m) => process.stdout.write(`${m}\n`),
+          error: (m) => process.stderr.write(`clab export: ${m}\n`),
+        });
       } finally {
         await store.close();
       }
@@ -146,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function train(values: Record<string, string | string[] | boolean | undefined>, dbPath: string, json: boolean): Promise<number> {
+async function train(values: Record<string, string | string[] | boolean | undefined>, dbPath: string, out: { json: boolean; verbose: boolean }): Promise<number> {
   let raw;
   try {
     raw = rawTrainConfig(values);
@@ -161,23 +168,33 @@ async function train(values: Record<string, string | string[] | boolean | undefi
     process.stderr.write(`clab train: invalid run config (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n${formatProblems(problems, typeof values.config === 'string' ? values.config : 'config')}\n`);
     return 2;
   }
+  // The same for a dataset that cannot be read (a mistyped folder, a truncated download): it is loaded
+  // here, before the run is recorded, and handed to the training so it is read once.
+  let dataset: Dataset;
+  try {
+    dataset = loadDataset(config.dataset, { imageSize: config.imageSize });
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    process.stderr.write(`clab train: ${e.message}\n(no run was recorded)\n`);
+    return 2;
+  }
   const store = await RunStore.open(dbPath);
   try {
     const runId = await store.createRun(config, { status: 'running' });
-    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
+    return await trainInTerminal(store, config, runId, { dbPath, ...out, dataset, extraModuleDirs: values['extra-module-dir'] as string[] | undefined });
   } finally {
     await store.close();
   }
 }
 
-async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPath: string, json: boolean): Promise<number> {
+async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPath: string, out: { json: boolean; verbose: boolean }): Promise<number> {
   const store = await RunStore.open(dbPath);
   try {
     const { run } = await checkResumable(store, dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
     const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid:\n${formatProblems(problems)}`);
-    return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs, resume: true });
+    return await trainInTerminal(store, config, runId, { dbPath, ...out, extraModuleDirs, resume: true });
   } catch (e) {
     if (!(e instanceof ResumeRefused)) throw e;
     process.stderr.write(`clab resume: ${e.message}\n`);
@@ -188,7 +205,7 @@ async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPa
 }
 
 /** Trains run `runId` with progress on stderr (Ctrl-C stops after the step), then its outcome on stdout. */
-async function trainInTerminal(store: RunStore, config: RunConfig, runId: number, o: { dbPath: string; json: boolean; extraModuleDirs?: string[]; resume?: boolean }): Promise<number> {
+async function trainInTerminal(store: RunStore, config: RunConfig, runId: number, o: { dbPath: string; json: boolean; verbose: boolean; dataset?: Dataset; extraModuleDirs?: string[]; resume?: boolean }): Promise<number> {
   const { dbPath, json } = o;
   // Loaded lazily: `clab runs` should not pay for TensorFlow.js.
   const { runTraining } = await import('./engine/train');
@@ -202,8 +219,8 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const reporter = consoleReporter(process.stderr);
-    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
+    const reporter = consoleReporter(process.stderr, { verbose: o.verbose });
+    const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, dataset: o.dataset, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
     const run = await store.getRun(runId);
     if (json) {
       process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);

@@ -6,7 +6,7 @@ import { configHash, resolveConfig } from '../src/core/config';
 import { METHOD_IDS, METHOD_INFO } from '../src/core/methods';
 import { initBackend } from '../src/engine/backend';
 import { applyAugment, drawAugment } from '../src/engine/augment/pipeline';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 
 // Golden fingerprints computed on the pipeline as it was before cutout, Sobel, noise, rotation and
 // `order` existed. With those off (their defaults), a seed must draw the same random numbers, leave the

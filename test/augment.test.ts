@@ -20,7 +20,7 @@ import { expandSweep } from '../src/core/sweep';
 import { initBackend } from '../src/engine/backend';
 import { applyAugment, augmentBatch, drawAugment } from '../src/engine/augment/pipeline';
 import { rotateImages } from '../src/engine/augment/steps';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT } from '../src/core/methods/recipes';
 import { AugmentController } from '../src/webviews/controllers/augment';
 import { augmentParamsProblems, isAugmentToHost } from '../src/webviews/protocol/augment';

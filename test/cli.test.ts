@@ -1,10 +1,11 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunStore } from '../src/store/store';
+import { writeIdxImages, writeIdxLabels } from '../src/data/idx';
 
 const root = resolve(__dirname, '..');
 const cli = join(root, 'dist', 'cli.js');
@@ -41,6 +42,35 @@ test('an invalid config gets one message per problem, exit code 2, and writes no
   const broken = clab(['train', '--config', notJson, '--db', db]);
   assert.equal(broken.code, 2);
   assert.match(broken.stderr, /broken\.json is not valid JSON/);
+});
+
+test('a dataset that cannot be read is refused before a run is recorded: exit 2, the problem first, no database', () => {
+  const db = join(tmp, 'bad-dataset.db');
+  const idx = join(tmp, 'idx');
+  mkdirSync(idx);
+  const images = (n: number) => ({ count: n, rows: 4, cols: 4, pixels: new Uint8Array(n * 16) });
+  writeIdxImages(join(idx, 'train-images-idx3-ubyte'), images(8));
+  writeIdxLabels(join(idx, 'train-labels-idx1-ubyte'), [0, 1, 2, 3, 4, 5, 6, 11]);
+  writeIdxImages(join(idx, 't10k-images-idx3-ubyte'), images(4));
+  writeIdxLabels(join(idx, 't10k-labels-idx1-ubyte'), [0, 1, 2, 3]);
+  const cases: [string, RegExp][] = [
+    ['fashion-mnist:/nonexistent', /^clab train: fashion-mnist:\/nonexistent: folder not found: \/nonexistent\n/],
+    [`mnist:${idx}`, /^clab train: .*train-labels-idx1-ubyte: label 11 at index 7 is out of range \(expected 0\.\.9\)\n/],
+    [`folder:${join(tmp, 'no-images')}`, /^clab train: folder:.*no-images: folder not found/],
+  ];
+  for (const [dataset, message] of cases) {
+    const r = clab(['train', '--method', 'simclr', '--dataset', dataset, '--db', db]);
+    assert.equal(r.code, 2, `${dataset}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.match(r.stderr, /no run was recorded/);
+    assert.doesNotMatch(r.stderr, /backend/, 'backend probing printed before the dataset error');
+  }
+  writeIdxLabels(join(idx, 'train-labels-idx1-ubyte'), [0, 1, 2, 3, 4, 5, 6, 7]);
+  truncateSync(join(idx, 't10k-images-idx3-ubyte'), 40);
+  const truncated = clab(['train', '--method', 'simclr', '--dataset', `fashion-mnist:${idx}`, '--db', db]);
+  assert.equal(truncated.code, 2);
+  assert.match(truncated.stderr, /t10k-images-idx3-ubyte: truncated: expected 80 bytes for 4×4×4 image data, got 40/);
+  assert.equal(existsSync(db), false, 'the database was created for a dataset that cannot be read');
 });
 
 test('train --json trains SimCLR on builtin, and runs/show/export see the recorded run', () => {

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { clearDatasetCache, DatasetError, loadDataset, parseDatasetSpec, shuffledIndices } from '../src/engine/data/datasets';
-import { encodeIdxImages, readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../src/engine/data/idx';
-import { Rng } from '../src/engine/data/rng';
+import { clearDatasetCache, DatasetError, loadDataset, parseDatasetSpec, shuffledIndices } from '../src/data/datasets';
+import { encodeIdxImages, readIdxImages, readIdxLabels, writeIdxImages, writeIdxLabels } from '../src/data/idx';
+import { Rng } from '../src/core/rng';
 
 // Tests are written `void test(...)`: node:test awaits each test itself; the returned promise is only for chaining.
 

@@ -11,9 +11,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { clearDatasetCache, loadDataset } from '../src/engine/data/datasets';
-import { DownloadError, downloadDataset, DOWNLOADS, type DownloadableDataset, type DownloadProgress } from '../src/engine/data/download';
-import { encodeIdxImages, encodeIdxLabels } from '../src/engine/data/idx';
+import { clearDatasetCache, loadDataset } from '../src/data/datasets';
+import { DownloadError, downloadDataset, DOWNLOADS, type DownloadableDataset, type DownloadProgress } from '../src/data/download';
+import { encodeIdxImages, encodeIdxLabels } from '../src/data/idx';
 import { gzipSync } from 'node:zlib';
 import { writeCifar10, writeTarGz } from './fixtures/datasets/make';
 

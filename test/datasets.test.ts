@@ -5,10 +5,10 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classNamesFor, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES } from '../src/core/datasets';
 import { resolveConfig } from '../src/core/config';
-import { defaultCacheDir } from '../src/engine/data/cache';
-import { cachedDatasetDir, clearDatasetCache, DatasetError, loadDataset, parseDatasetSpec } from '../src/engine/data/datasets';
-import { decodeImage, resizeCenterCrop } from '../src/engine/data/image';
-import { listLocalDatasets } from '../src/engine/data/registry';
+import { defaultCacheDir } from '../src/data/cache';
+import { cachedDatasetDir, clearDatasetCache, DatasetError, loadDataset, parseDatasetSpec } from '../src/data/datasets';
+import { decodeImage, resizeCenterCrop } from '../src/data/image';
+import { listLocalDatasets } from '../src/data/registry';
 import { cifarPixel, pngBytes, writeCifar10, writeCifar100, writeImageFolder } from './fixtures/datasets/make';
 
 // Tests are written `void test(...)`: node:test awaits each test itself; the returned promise is only for chaining.

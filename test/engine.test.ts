@@ -5,7 +5,7 @@ import { resolveConfig } from '../src/core/config';
 import { SIMCLR_AUGMENT } from '../src/core/augment-spec';
 import { initBackend } from '../src/engine/backend';
 import { applyAugment, augmentBatch, drawAugment, sampleCrop } from '../src/engine/augment/pipeline';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { ntXent } from '../src/engine/losses/ntxent';
 import { knnAccuracy } from '../src/engine/eval/knn';
 import { collapseStd } from '../src/engine/eval/collapse';

@@ -325,6 +325,13 @@ describe('Workspace Trust', () => {
     assert.equal(bad.kind, 'invalid');
     assert.match(bad.kind === 'invalid' ? bad.message : '', /epochs: must be ≥ 1[\s\S]*colour: unknown key/);
     assert.equal(spawned, 0);
+    // So is a dataset that cannot be read: checked before the run is recorded.
+    const missing = await startFromConfigFile(cfg, { ...deps, isTrusted: () => true, readText: async () => '{"method":"simclr","dataset":"fashion-mnist:/nonexistent"}' });
+    assert.equal(missing.kind, 'invalid');
+    assert.match(missing.kind === 'invalid' ? missing.message : '', /workspace\.clrun\.json: the dataset cannot be read: fashion-mnist:\/nonexistent: folder not found/);
+    await assert.rejects(m.enqueue(tiny({ dataset: 'mnist:/nonexistent' }), { dbPath }), /mnist:\/nonexistent: folder not found/);
+    assert.equal(spawned, 0);
+    assert.equal(existsSync(dbPath), false, 'a run was recorded for a dataset that cannot be read');
   });
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig, type RunConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { byolLoss } from '../src/engine/losses/cosine';
 import { mocoInfoNce } from '../src/engine/losses/moco';
 import { nceLoss, nonParametricSoftmaxLoss } from '../src/engine/losses/nce';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { resolveConfig, type RunConfig } from '../src/core/config';
 import { drawAugment } from '../src/engine/augment/pipeline';
 import { initBackend } from '../src/engine/backend';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { crossViewInfoNce, viewPairs } from '../src/engine/losses/cmc';
 import { cpcOffsetLoss, futureLabels } from '../src/engine/losses/cpc';
 import { logSumExpRows, softmaxCrossEntropy } from '../src/engine/losses/softmax';

@@ -9,7 +9,7 @@ import { resolveConfig, type RunConfig } from '../src/core/config';
 import type { WorkerEvent } from '../src/core/events';
 import { initBackend } from '../src/engine/backend';
 import { loadCheckpoint } from '../src/engine/checkpoint';
-import type { Dataset } from '../src/engine/data/datasets';
+import type { Dataset } from '../src/data/datasets';
 import { runTraining } from '../src/engine/train';
 import { packRun, PackError, unpackRun } from '../src/store/pack';
 import { checkResumable, latestResumeState } from '../src/store/resume';

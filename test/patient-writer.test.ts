@@ -7,7 +7,7 @@ import { Database } from 'sqlite3';
 import { resolveConfig, type RunConfig } from '../src/core/config';
 import type { WorkerEvent } from '../src/core/events';
 import { initBackend } from '../src/engine/backend';
-import type { Dataset } from '../src/engine/data/datasets';
+import type { Dataset } from '../src/data/datasets';
 import { smallBuiltin } from './helpers/small-dataset';
 import { PatientWriter } from '../src/engine/patient-writer';
 import { runTraining } from '../src/engine/train';

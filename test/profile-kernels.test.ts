@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from '../src/core/config';
 import { initBackend } from '../src/engine/backend';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { methodDefinition } from '../src/engine/methods';
 import { methodOptimizer } from '../src/engine/optim';
 import { saveResumeState } from '../src/engine/resume';

@@ -9,7 +9,7 @@ import { resolveConfig, type RunConfig } from '../src/core/config';
 import { isHostMessage, type WorkerEvent } from '../src/core/events';
 import { initBackend } from '../src/engine/backend';
 import { loadCheckpoint } from '../src/engine/checkpoint';
-import type { Dataset } from '../src/engine/data/datasets';
+import type { Dataset } from '../src/data/datasets';
 import { smallBuiltin } from './helpers/small-dataset';
 import { runTraining } from '../src/engine/train';
 import { checkResumable, describeResumePoint, latestResumeState, resumeFolder, RESUME_FORMAT, resumeStateFolder } from '../src/store/resume';

@@ -10,7 +10,7 @@ import { initBackend } from '../src/engine/backend';
 import { METHODS } from '../src/engine/methods';
 import { simclr } from '../src/engine/methods/simclr';
 import { runTraining } from '../src/engine/train';
-import { Rng } from '../src/engine/data/rng';
+import { Rng } from '../src/core/rng';
 import { createOptimizer } from '../src/engine/optim';
 import { startDataParallel } from '../src/engine/parallel/data-parallel';
 import { RunStore } from '../src/store/store';

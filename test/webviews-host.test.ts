@@ -13,9 +13,10 @@ import { EmbeddingsController } from '../src/webviews/controllers/embeddings';
 import { configDiff, MetricCursor, runSummary } from '../src/webviews/data';
 import { contentSecurityPolicy } from '../src/webviews/html';
 import { Webviews } from '../src/webviews/panels';
+import { panelHost } from '../src/extension/panelHost';
 import { isAugmentParams, isAugmentToHost } from '../src/webviews/protocol/augment';
 import { isCompareToHost } from '../src/webviews/protocol/compare';
-import { isDashboardState, isDashboardToHost, isDashboardToWebview } from '../src/webviews/protocol/dashboard';
+import { isDashboardState, isDashboardToHost, isDashboardToWebview, runActions } from '../src/webviews/protocol/dashboard';
 import { isEmbeddingsToHost, isEmbeddingsToWebview } from '../src/webviews/protocol/embeddings';
 import { paramsKey } from '../src/webviews/protocol/projection';
 import { stub, Uri, type WebviewPanel } from './fixtures/vscode-stub';
@@ -116,11 +117,13 @@ describe('data', () => {
 describe('controllers', () => {
   test('dashboard: everything once, then only new points; invalid messages are logged and ignored', async () => {
     const w = fakeWebview();
-    const c = new DashboardController(fx.runB, w.deps, { stop: () => 0, rerun: () => 0, openEmbeddings: () => 0, openAugmentations: () => 0 }, 60_000);
+    const c = new DashboardController(fx.runB, w.deps, { stop: () => 0, resume: () => 0, rerun: () => 0, openEmbeddings: () => 0, openAugmentations: () => 0 }, 60_000);
     c.handle({ type: 'ready', extra: 1 });
     assert.equal(w.posted.length, 0);
     assert.match(w.logs[0], /invalid message/);
     c.handle({ type: 'ready' });
+    // A completed run offers Rerun only: no Stop, no Resume.
+    assert.deepEqual(((await w.next('run')) as { actions: string[] }).actions, ['rerun']);
     const metrics = (await w.next('metrics')) as { reset: boolean; series: { name: string; step: number[] }[] };
     assert.equal(metrics.reset, true);
     assert.equal(metrics.series.find((s) => s.name === 'loss')!.step.length, 400);
@@ -129,6 +132,31 @@ describe('controllers', () => {
     await c.refresh();
     assert.equal(w.posted.length, n, 'nothing new, nothing sent');
     c.dispose();
+  });
+
+  test('dashboard actions follow the run: Stop while live, Resume only with a saved state, Rerun once it ended', async () => {
+    assert.deepEqual(runActions('queued', false), ['stop']);
+    assert.deepEqual(runActions('running', true), ['stop']);
+    assert.deepEqual(runActions('completed', true), ['rerun']);
+    for (const s of ['cancelled', 'failed', 'crashed']) {
+      assert.deepEqual(runActions(s, true), ['resume', 'rerun'], s);
+      assert.deepEqual(runActions(s, false), ['rerun'], s);
+    }
+    assert.ok(isDashboardToHost({ type: 'resume' }));
+    const summaryB = runSummary((await fx.store.getRun(fx.runB))!);
+    assert.ok(isDashboardToWebview({ type: 'run', run: summaryB, actions: ['rerun'] }));
+    assert.ok(!isDashboardToWebview({ type: 'run', run: summaryB, actions: ['delete'] }), 'unknown action');
+    assert.ok(!isDashboardToWebview({ type: 'run', run: summaryB }), 'no actions');
+    const cancelled = await fx.store.createRun(resolveConfig({ method: 'simclr', name: 'stopped early' }).config!, { status: 'running' });
+    await fx.store.finishRun(cancelled, 'cancelled');
+    for (const [runId, expected] of [[fx.runA, ['stop']], [cancelled, ['rerun']]] as const) {
+      const w = fakeWebview();
+      const c = new DashboardController(runId, w.deps, { stop: () => 0, resume: () => 0, rerun: () => 0, openEmbeddings: () => 0, openAugmentations: () => 0 }, 60_000);
+      c.handle({ type: 'ready' });
+      assert.deepEqual(((await w.next('run')) as { actions: string[] }).actions, expected, `run ${runId}`);
+      c.dispose();
+    }
+    await fx.store.deleteRun(cancelled);
   });
 
   test('embeddings: thumbnails and cosine neighbours by row, only for embeddings of this run; a map is computed once and then read from the store', async () => {
@@ -259,7 +287,7 @@ describe('VS Code wiring', () => {
       log: { warn: () => undefined },
       settings: () => ({ defaultDataset: 'builtin' }),
     } as unknown as Services;
-    const w = new Webviews(services);
+    const w = new Webviews(panelHost(services));
     const disposables = w.register();
     assert.deepEqual([...stub.serializers.keys()].sort(), ['contrastiveLab.augmentations', 'contrastiveLab.compare', 'contrastiveLab.dashboard', 'contrastiveLab.embeddings']);
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { loadDataset } from '../src/engine/data/datasets';
+import { loadDataset } from '../src/data/datasets';
 import { AnalysisClient } from '../src/webviews/analysis/client';
 import { AugmentClient } from '../src/webviews/augment/client';
 import { AugmentController } from '../src/webviews/controllers/augment';
@@ -73,6 +73,7 @@ describe('run dashboard', () => {
     const calls: string[] = [];
     const actions = {
       stop: (id: number) => calls.push(`stop ${id}`),
+      resume: (id: number) => calls.push(`resume ${id}`),
       rerun: (id: number) => calls.push(`rerun ${id}`),
       openEmbeddings: (id: number) => calls.push(`embeddings ${id}`),
       openAugmentations: (id: number) => calls.push(`augmentations ${id}`),
@@ -133,21 +134,42 @@ describe('run dashboard', () => {
     assert.equal(x, 3);
     await page.locator('#log-scale').check();
 
-    // Buttons by mouse and by keyboard.
+    // Buttons by mouse and by keyboard; a running run offers Stop, not Resume or Rerun.
+    assert.deepEqual(await visibleActions(page), ['stop', 'open-embeddings', 'open-augmentations']);
     await page.click('#stop');
-    await page.focus('#rerun');
-    await page.keyboard.press('Enter');
     await page.focus('#open-embeddings');
     await page.keyboard.press('Space');
     await page.waitForFunction(() => true);
-    assert.deepEqual(calls, [`stop ${fx.runA}`, `rerun ${fx.runA}`, `embeddings ${fx.runA}`]);
+    assert.deepEqual(calls, [`stop ${fx.runA}`, `embeddings ${fx.runA}`]);
     const state = (await page.evaluate(() => (window as unknown as { __getState(): unknown }).__getState())) as Record<string, unknown>;
     assert.deepEqual(state, { runId: fx.runA, smoothing: 0.9, xAxis: 'epoch', logScale: true });
     await shot(page, 'dashboard-epoch-log');
     await p.close();
     assert.deepEqual(p.problems, []);
   });
+
+  test('a completed run shows only the actions that apply: Rerun, no Stop', async () => {
+    const calls: string[] = [];
+    const actions = { stop: () => calls.push('stop'), resume: () => calls.push('resume'), rerun: (id: number) => calls.push(`rerun ${id}`), openEmbeddings: () => 0, openAugmentations: () => 0 };
+    const p = await openPanel(browser, server.origin, 'dashboard', deps(), (d) => new DashboardController(fx.runB, d, actions, 250));
+    const { page } = p;
+    await page.waitForFunction(() => document.body.dataset.points === '400');
+    assert.equal(await text(page, '#status'), 'completed');
+    assert.deepEqual(await visibleActions(page), ['rerun', 'open-embeddings', 'open-augmentations']);
+    await page.focus('#rerun');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => true);
+    assert.deepEqual(calls, [`rerun ${fx.runB}`]);
+    await shot(page, 'dashboard-completed');
+    await p.close();
+    assert.deepEqual(p.problems, []);
+  });
 });
+
+/** The ids of the run-action buttons a user can see, in order. */
+function visibleActions(page: Page): Promise<string[]> {
+  return page.$$eval('[aria-label="Run actions"] button', (bs) => bs.filter((b) => (b as unknown as { offsetParent: unknown }).offsetParent !== null).map((b) => b.id));
+}
 
 describe('embedding explorer', () => {
   test('10,000 points drawn by class with a legend that isolates classes, hover thumbnails, cosine neighbours with images; smooth zoom', async (t) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '../src/core/config';
@@ -86,4 +86,14 @@ test('a bad config sent to the worker is reported as failed without training', a
   assert.equal(code, 2);
   const failed = events.find((e) => e.type === 'failed');
   assert.ok(failed && failed.type === 'failed' && /epochs: must be ≥ 1/.test(failed.error));
+
+  // A dataset that cannot be read: the same, and no run is recorded for it.
+  const again = fork(workerPath, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const more: WorkerEvent[] = [];
+  again.on('message', (m: WorkerEvent) => more.push(m));
+  again.send({ type: 'start', config: { method: 'simclr', dataset: 'mnist:/nonexistent' }, dbPath });
+  assert.equal(await new Promise<number | null>((r) => again.on('exit', r)), 2);
+  const refused = more.find((e) => e.type === 'failed');
+  assert.ok(refused && refused.type === 'failed' && /mnist:\/nonexistent: folder not found/.test(refused.error), JSON.stringify(more));
+  assert.equal(existsSync(dbPath), false, 'a run was recorded for a dataset that cannot be read');
 });

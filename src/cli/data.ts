@@ -2,10 +2,10 @@
  * `clab data list | download | inspect`: the datasets on this machine, fetching the standard ones,
  * and checking what a dataset spec loads as (which also decodes and caches an image folder).
  */
-import { defaultCacheDir } from '../engine/data/cache';
-import { DatasetError } from '../engine/data/idx';
-import { DOWNLOADS, DownloadError, downloadDataset, type DownloadProgress } from '../engine/data/download';
-import { listLocalDatasets, type LocalDataset } from '../engine/data/registry';
+import { defaultCacheDir } from '../data/cache';
+import { DatasetError } from '../data/idx';
+import { DOWNLOADS, DownloadError, downloadDataset, type DownloadProgress } from '../data/download';
+import { listLocalDatasets, type LocalDataset } from '../data/registry';
 
 export const DATA_USAGE = `  data list                                 datasets on this machine: built-in, downloaded, decoded image folders
   data download NAME…                       fetch ${Object.keys(DOWNLOADS).join(' | ')} into the cache folder
@@ -142,7 +142,7 @@ async function inspect(spec: string, cacheDir: string, values: DataValues, io: O
     return 2;
   }
   // Loaded lazily like the engine elsewhere; the data layer has no tfjs, so this stays quick.
-  const { loadDataset } = await import('../engine/data/datasets');
+  const { loadDataset } = await import('../data/datasets');
   const progress = io.stderr.isTTY ? (done: number, total: number) => io.stderr.write(`\r  decoding images: ${done}/${total}\x1b[K${done === total ? '\n' : ''}`) : undefined;
   try {
     const ds = loadDataset(spec, { cacheDir, imageSize, onProgress: progress });

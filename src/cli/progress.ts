@@ -1,7 +1,10 @@
 import type { WorkerEvent } from '../core/events';
 
-/** Terminal progress for `clab train`: a step line rewritten in place (on a TTY) and one line per epoch. */
-export function consoleReporter(out: NodeJS.WriteStream): (e: WorkerEvent) => void {
+/**
+ * Terminal progress for `clab train`: a step line rewritten in place (on a TTY) and one line per epoch.
+ * Debug lines (the backend probing) only with `verbose`.
+ */
+export function consoleReporter(out: NodeJS.WriteStream, o: { verbose?: boolean } = {}): (e: WorkerEvent) => void {
   const tty = out.isTTY === true;
   let stepsPerEpoch = 0;
   let lastLine = 0;
@@ -9,7 +12,8 @@ export function consoleReporter(out: NodeJS.WriteStream): (e: WorkerEvent) => vo
     switch (e.type) {
       case 'started':
         stepsPerEpoch = e.stepsPerEpoch;
-        out.write(`run ${e.runId}: backend ${e.backend} (${e.device}), ${e.trainSize} training images, ${e.stepsPerEpoch} steps/epoch, ${e.totalSteps} steps\n`);
+        // The worker's next log line names the method, dataset, sizes and backend: no need to repeat them.
+        out.write(`run ${e.runId} started: ${e.totalSteps} steps in all\n`);
         break;
       case 'step': {
         const now = Date.now();
@@ -26,6 +30,7 @@ export function consoleReporter(out: NodeJS.WriteStream): (e: WorkerEvent) => vo
         out.write(`${tty ? '\r\x1b[K' : ''}epoch ${e.epoch}: mean loss ${e.meanLoss.toFixed(4)} in ${e.seconds.toFixed(1)} s\n`);
         break;
       case 'log':
+        if (e.level === 'debug' && !o.verbose) break;
         out.write(`${tty ? '\r\x1b[K' : ''}${e.level === 'info' ? '' : `${e.level}: `}${e.message}\n`);
         break;
       case 'checkpoint':

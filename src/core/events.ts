@@ -22,7 +22,7 @@ export type WorkerEvent =
   | { type: 'epoch'; runId: number; epoch: number; meanLoss: number; seconds: number }
   | { type: 'eval'; runId: number; eval: EvalRecord }
   | { type: 'checkpoint'; runId: number; epoch: number; path: string }
-  | { type: 'log'; runId: number; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'log'; runId: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
   /**
    * The worker has seen Cancel (sent as soon as it handles the message, so the host knows it is responsive):
    * it stops after its current step, or after the epoch's evaluation if it is in one, saving its state.

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Split } from './data/datasets';
+import type { Split } from '../data/datasets';
 
 /** Per-channel mean and std of a split's pixels in [0, 1], for input normalisation. */
 export function channelStats(split: Split): { mean: number[]; std: number[] } {

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AugmentParams } from '../core/augment-spec';
 import { applyAugment, drawAugment, type AugmentDraw } from './augment/pipeline';
 import { imageBatch, normalize } from './batches';
-import type { Split } from './data/datasets';
-import type { Rng } from './data/rng';
+import type { Split } from '../data/datasets';
+import type { Rng } from '../core/rng';
 import type { Method, TrainBatch } from './methods/types';
 import type { Optimizer } from './optim';
 

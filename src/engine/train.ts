@@ -8,11 +8,11 @@ import type { RunStore } from '../store/store';
 import { checkResumable, resumeFolder, ResumeRefused, type ResumePoint } from '../store/resume';
 import { runFolder } from '../store/store';
 import type { ArtifactRow } from '../store/types';
-import { initBackend } from './backend';
+import { initBackend, type BackendInfo } from './backend';
 import { channelStats, mapSplit } from './batches';
 import { saveCheckpoint } from './checkpoint';
-import { loadDataset, shuffledIndices, type Dataset } from './data/datasets';
-import { Rng } from './data/rng';
+import { loadDataset, shuffledIndices, type Dataset } from '../data/datasets';
+import { Rng } from '../core/rng';
 import { collapseStd } from './eval/collapse';
 import { knnAccuracy } from './eval/knn';
 import { linearProbeAccuracy } from './eval/linear';
@@ -34,7 +34,7 @@ export interface TrainOptions {
   /** Set `requested` to end the run after the current step, as `cancelled`. */
   cancel: { requested: boolean };
   extraModuleDirs?: string[];
-  /** Dataset override for tests (otherwise loaded from config.dataset). */
+  /** config.dataset already loaded (the CLI loads it before recording the run; tests); otherwise loaded here. */
   dataset?: Dataset;
   /**
    * Continue the run from where it stopped (the state saved at every epoch's end, and at a requested stop) instead of from
@@ -53,6 +53,14 @@ const HEARTBEAT_MS = 10_000;
 
 export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; linear?: number } | { status: 'failed'; error: string };
 
+const isNotInstalled = (error: string) => error.startsWith('Cannot find module');
+
+/** The backend probing in one line: what started, and what was passed over and why. */
+export function probeLine(b: Pick<BackendInfo, 'backend' | 'device' | 'tried'>): string {
+  const skipped = b.tried.filter((t) => t.error).map((t) => `${t.name} (${isNotInstalled(t.error!) ? 'not installed' : t.error})`);
+  return `backend ${b.backend}: ${b.device}${skipped.length ? `; not used: ${skipped.join(', ')}` : ''}`;
+}
+
 /**
  * Trains one run end to end and records everything in the store as it goes: step losses, per-epoch
  * kNN and collapse metrics, embeddings, checkpoints, the state to resume from, the final linear probe.
@@ -68,7 +76,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     if (run.configHash !== hash) throw new ResumeRefused(`run ${runId} is resumed with its recorded config only (hash ${run.configHash}; the one given is ${hash})`);
     resumeFrom = dir;
   }
-  const log = (message: string, level: 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
+  const log = (message: string, level: 'debug' | 'info' | 'warn' | 'error' = 'info') => emit({ type: 'log', runId, level, message });
   const writer = new PatientWriter(store, runId, log);
   const c: Ctx = { ...o, writer };
   let method: Method | undefined;
@@ -78,9 +86,11 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
   // timer too, so a healthy run is never shown as crashed. (It fires between batches, when we yield.)
   const beat = setInterval(() => void store.heartbeat(runId).catch(() => undefined), HEARTBEAT_MS);
   try {
-    const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs, log: (m) => log(m) });
-    // With `auto`, a missing native backend is normal; a forced one that fails throws in initBackend.
-    for (const t of backend.tried.filter((t) => t.error)) log(`backend ${t.name} not used: ${t.error}`);
+    const backend = await initBackend(config.backend, { extraModuleDirs: o.extraModuleDirs });
+    log(probeLine(backend), 'debug');
+    // With `auto`, a native backend that is not installed is normal; one that is installed but fails to
+    // load is worth a warning. A forced one that fails throws in initBackend.
+    for (const t of backend.tried) if (t.error && !isNotInstalled(t.error)) log(`backend ${t.name} not used: ${t.error}`, 'warn');
     await writer.write(() => store.markRunning(runId, { backend: backend.backend, device: backend.device, versions: { ...versions(), tfjs: backend.tfjsVersion }, pid: process.pid, host: hostname() }));
     const data = o.dataset ?? loadDataset(config.dataset, { imageSize: config.imageSize });
     const { train, test } = data;

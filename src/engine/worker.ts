@@ -6,6 +6,7 @@
  */
 import { resolveConfig, formatProblems } from '../core/config';
 import { isHostMessage, type HostMessage, type WorkerEvent } from '../core/events';
+import { DatasetError, loadDataset, type Dataset } from '../data/datasets';
 import { ResumeRefused } from '../store/resume';
 import { RunStore } from '../store/store';
 import { runTraining } from './train';
@@ -31,11 +32,23 @@ async function start(m: Extract<HostMessage, { type: 'start' }>): Promise<number
     send({ type: 'failed', runId: m.runId ?? -1, error: formatProblems(problems) });
     return 2;
   }
+  // A run this worker records itself is recorded only for a dataset that loads (a host that recorded the
+  // run already checked it); the dataset is then handed to the training, read once.
+  let dataset: Dataset | undefined;
+  if (m.runId === undefined) {
+    try {
+      dataset = loadDataset(config.dataset, { imageSize: config.imageSize });
+    } catch (e) {
+      if (!(e instanceof DatasetError)) throw e;
+      send({ type: 'failed', runId: -1, error: e.message });
+      return 2;
+    }
+  }
   const store = await RunStore.open(m.dbPath);
   try {
     runId = m.runId ?? (await store.createRun(config, { status: 'running' }));
     if (cancel.requested) send({ type: 'stopping', runId });
-    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs });
+    const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId, emit: send, cancel, dataset, extraModuleDirs: m.extraModuleDirs });
     return outcome.status === 'failed' ? 1 : 0;
   } finally {
     await store.close();

@@ -1,5 +1,6 @@
 import { dirname } from 'node:path';
 import { formatProblems, resolveConfig, type RunConfig } from '../core/config';
+import { DatasetError } from '../data/idx';
 import type { RunManager } from '../queue/runManager';
 import { applyRunDefaults, resolveDatasetPath, type RawConfig } from './newRunModel';
 
@@ -50,6 +51,12 @@ export async function startFromConfigFile(file: string, deps: ConfigFileDeps): P
   }
   const { config, message } = configFromText(file, text, deps.prefs());
   if (!config) return { kind: 'invalid', message: message! };
-  const runId = await deps.manager.enqueue(config, { dbPath: deps.dbPath(), cwd: dirname(file) });
+  let runId: number;
+  try {
+    runId = await deps.manager.enqueue(config, { dbPath: deps.dbPath(), cwd: dirname(file) });
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    return { kind: 'invalid', message: `${file}: the dataset cannot be read: ${e.message}` };
+  }
   return { kind: 'started', runId, config };
 }

@@ -31,6 +31,7 @@ import { StoreHolder } from './storeHolder';
 import { cancelSweep, deleteSweep, newSweep, retrySweep, setQueuePaused, startSweep, SweepFileCodeLens } from './sweepCommands';
 import { SWEEP_FILE_GLOB } from './sweepFiles';
 import { Webviews } from '../webviews/panels';
+import { panelHost } from './panelHost';
 
 let services: Services | undefined;
 
@@ -74,7 +75,7 @@ export function activate(context: vscode.ExtensionContext): Services {
   tree.attach(treeView);
   const codeLens = new ConfigFileCodeLens();
   const sweepLens = new SweepFileCodeLens(s);
-  const webviews = new Webviews(s);
+  const webviews = new Webviews(panelHost(s));
 
   const commands: Record<string, (...args: never[]) => unknown> = {
     'contrastiveLab.newRun': (preset?: unknown) => newRun(s, preset),

@@ -2,7 +2,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DATASET_KINDS } from '../core/datasets';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
-import { defaultCacheDir } from '../engine/data/cache';
+import { defaultCacheDir } from '../data/cache';
+import { DatasetError } from '../data/idx';
 import { BACK, inputStep, pickStep, type StepResult } from './quickInput';
 import {
   applyRunDefaults,
@@ -175,7 +176,14 @@ export async function start(s: Services, raw: RawConfig): Promise<number | undef
     void vscode.window.showErrorMessage(`Contrastive Lab: the run config is not valid:\n${(e as Error).message}`);
     return undefined;
   }
-  const runId = await s.manager.enqueue(config, { dbPath: s.settings().dbPath, cwd: base });
+  let runId: number;
+  try {
+    runId = await s.manager.enqueue(config, { dbPath: s.settings().dbPath, cwd: base });
+  } catch (e) {
+    if (!(e instanceof DatasetError)) throw e;
+    void vscode.window.showErrorMessage(`Contrastive Lab: the dataset cannot be read (no run was recorded):\n${e.message}`);
+    return undefined;
+  }
   void s.tree.reveal(runId);
   return runId;
 }

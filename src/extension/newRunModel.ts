@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { configSpecFor, resolveConfig, type RunConfig } from '../core/config';
 import { DATASET_KINDS } from '../core/datasets';
-import { listLocalDatasets } from '../engine/data/registry';
+import { listLocalDatasets } from '../data/registry';
 import { METHOD_INFO } from '../core/methods';
 import type { FieldSpec } from '../core/spec';
 
@@ -158,7 +158,7 @@ export function datasetSpecForFolder(dir: string): string | undefined {
   return holdsImages(dir, names, 2) ? `folder:${dir}` : undefined;
 }
 
-// The extensions the image-folder reader decodes (engine/data/image.ts IMAGE_EXTENSIONS).
+// The extensions the image-folder reader decodes (data/image.ts IMAGE_EXTENSIONS).
 const IMAGE_FILE = /\.(png|jpe?g)$/i;
 const isImage = (name: string) => IMAGE_FILE.test(name);
 

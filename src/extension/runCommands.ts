@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportRun } from '../cli/export';
+import { exportRun } from '../store/export';
 import { describeResumePoint } from '../store/resume';
 import { packRun, PackError, unpackRun } from '../store/pack';
 import { runFolder } from '../store/store';

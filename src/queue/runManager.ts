@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
+import { checkDataset } from '../data/check';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive } from '../store/liveness';
@@ -183,12 +184,14 @@ export class RunManager implements RunTarget {
   }
 
   /**
-   * Records the run as queued (so every window and the CLI see it at once) and pokes the queue's runner:
-   * it starts when a slot is free, oldest first. `cwd` is the worker's working directory (relative dataset
-   * paths are resolved before this).
+   * Checks the dataset, records the run as queued (so every window and the CLI see it at once) and pokes
+   * the queue's runner: it starts when a slot is free, oldest first. `cwd` is the worker's working
+   * directory (relative dataset paths are resolved before this).
    */
   async enqueue(config: RunConfig, opts: { dbPath: string; cwd?: string }): Promise<number> {
     if (this.disposed) throw new Error('the run manager has been shut down');
+    // A dataset that cannot be read throws (DatasetError) here, before the run is recorded.
+    await checkDataset(config.dataset);
     const store = await this.store(opts.dbPath);
     const runId = await store.createRun(config, { status: 'queued' });
     this.mirror({ runId, config, resume: false, ...opts });
@@ -202,6 +205,8 @@ export class RunManager implements RunTarget {
    */
   async enqueueSweep(sweep: Parameters<RunStore['createSweep']>[0], opts: { dbPath: string; cwd?: string }): Promise<{ sweepId: number; runIds: number[] }> {
     if (this.disposed) throw new Error('the run manager has been shut down');
+    // Every dataset of the sweep is checked before anything is recorded (DatasetError names the problem).
+    for (const ds of new Set(sweep.runs.map((r) => r.config.dataset))) await checkDataset(ds);
     const store = await this.store(opts.dbPath);
     const created = await store.createSweep(sweep);
     created.runIds.forEach((runId, i) => this.mirror({ runId, config: sweep.runs[i].config, resume: false, sweepId: created.sweepId, ...opts }));

@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { Services } from '../extension/services';
-import { describeRun } from '../extension/runsModel';
-import type { RunsNode } from '../extension/runsTree';
+import type { RunStore } from '../store/store';
 import { AnalysisClient } from './analysis/client';
 import { AugmentClient } from './augment/client';
 import { AugmentController } from './controllers/augment';
@@ -25,16 +23,37 @@ import { EMBEDDINGS_VIEW_TYPE, isEmbeddingsState } from './protocol/embeddings';
 
 const VIEW_TYPES: Record<PanelKind, string> = { dashboard: DASHBOARD_VIEW_TYPE, embeddings: EMBEDDINGS_VIEW_TYPE, augmentations: AUGMENT_VIEW_TYPE, compare: COMPARE_VIEW_TYPE };
 
-type Target = RunsNode | number | undefined;
-
-function idsOf(node: Target, nodes: unknown): number[] {
-  const list = Array.isArray(nodes) && nodes.length ? (nodes as Target[]) : node !== undefined ? [node] : [];
-  return list.flatMap((n) => (typeof n === 'number' ? [n] : n?.kind === 'run' ? [n.view.row.id] : []));
+/**
+ * What the panels need from the extension, passed in by activate(): the panels import nothing from
+ * src/extension, so the Runs view, the run manager and the settings can change without touching them.
+ */
+export interface PanelHost {
+  /** The extension's folder (dist/webview, the analysis and augmentation workers, media/). */
+  extensionUri: vscode.Uri;
+  store(): Promise<RunStore>;
+  dbPath(): string;
+  onWorkerEvent: NonNullable<PanelDeps['onWorkerEvent']>;
+  log(message: string): void;
+  /** The dataset the augmentation preview shows when no run is given. */
+  defaultDataset(): string;
+  /** The recorded runs for a quick pick, newest first, read afresh. */
+  runChoices(): Promise<{ id: number; name: string; description: string }[]>;
+  /** A run's name, when the Runs view knows it. */
+  runName(id: number): string | undefined;
+  /** The run a command argument names: a run id, or a Runs-view node of a run. */
+  runIdOf(target: unknown): number | undefined;
 }
 
-async function pickRuns(s: Services, placeholder: string, many: boolean): Promise<number[]> {
-  await s.tree.refresh();
-  const items = s.tree.all().map((v) => ({ label: v.row.name, description: describeRun(v), detail: `#${v.row.id}`, id: v.row.id }));
+function idsOf(host: PanelHost, node: unknown, nodes: unknown): number[] {
+  const list = Array.isArray(nodes) && nodes.length ? (nodes as unknown[]) : node !== undefined ? [node] : [];
+  return list.flatMap((n) => {
+    const id = typeof n === 'number' ? n : host.runIdOf(n);
+    return id === undefined ? [] : [id];
+  });
+}
+
+async function pickRuns(host: PanelHost, placeholder: string, many: boolean): Promise<number[]> {
+  const items = (await host.runChoices()).map((r) => ({ label: r.name, description: r.description, detail: `#${r.id}`, id: r.id }));
   if (!items.length) {
     void vscode.window.showInformationMessage('Contrastive Lab: there are no runs yet.');
     return [];
@@ -49,18 +68,18 @@ export class Webviews implements vscode.Disposable {
   private analysisClient?: AnalysisClient;
   private augmentClient?: AugmentClient;
 
-  constructor(private readonly s: Services) {}
+  constructor(private readonly host: PanelHost) {}
 
   /** The only folder the webviews may load from (localResourceRoots). */
   private get root(): vscode.Uri {
-    return vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'webview');
+    return vscode.Uri.joinPath(this.host.extensionUri, 'dist', 'webview');
   }
 
   private get analysis(): AnalysisClient {
-    return (this.analysisClient ??= new AnalysisClient(vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'analysis-worker.js').fsPath));
+    return (this.analysisClient ??= new AnalysisClient(vscode.Uri.joinPath(this.host.extensionUri, 'dist', 'analysis-worker.js').fsPath));
   }
   private get augment(): AugmentClient {
-    return (this.augmentClient ??= new AugmentClient(vscode.Uri.joinPath(this.s.context.extensionUri, 'dist', 'augment-worker.js').fsPath));
+    return (this.augmentClient ??= new AugmentClient(vscode.Uri.joinPath(this.host.extensionUri, 'dist', 'augment-worker.js').fsPath));
   }
 
   /** Commands and serializers, for context.subscriptions. */
@@ -82,21 +101,21 @@ export class Webviews implements vscode.Disposable {
 
   /** Command handlers: a tree node (and the multi-selection), run id(s), or nothing (then a quick pick). */
   readonly commands = {
-    'contrastiveLab.openDashboard': async (node?: Target, nodes?: unknown) => {
-      const ids = idsOf(node, nodes);
-      for (const id of ids.length ? ids : await pickRuns(this.s, 'Run to show', false)) this.dashboard(id);
+    'contrastiveLab.openDashboard': async (node?: unknown, nodes?: unknown) => {
+      const ids = idsOf(this.host, node, nodes);
+      for (const id of ids.length ? ids : await pickRuns(this.host, 'Run to show', false)) this.dashboard(id);
     },
-    'contrastiveLab.showEmbeddings': async (node?: Target) => {
-      const [id] = idsOf(node, undefined).length ? idsOf(node, undefined) : await pickRuns(this.s, 'Run whose embeddings to explore', false);
+    'contrastiveLab.showEmbeddings': async (node?: unknown) => {
+      const [id] = idsOf(this.host, node, undefined).length ? idsOf(this.host, node, undefined) : await pickRuns(this.host, 'Run whose embeddings to explore', false);
       if (id !== undefined) this.embeddings(id);
     },
-    'contrastiveLab.previewAugmentations': (node?: Target) => {
-      const [id] = idsOf(node, undefined);
+    'contrastiveLab.previewAugmentations': (node?: unknown) => {
+      const [id] = idsOf(this.host, node, undefined);
       this.augmentations(id ?? null);
     },
-    'contrastiveLab.compareRuns': async (node?: Target, nodes?: unknown) => {
-      let ids = idsOf(node, nodes);
-      if (ids.length < 2) ids = [...new Set([...ids, ...(await pickRuns(this.s, 'Runs to compare (two or more)', true))])];
+    'contrastiveLab.compareRuns': async (node?: unknown, nodes?: unknown) => {
+      let ids = idsOf(this.host, node, nodes);
+      if (ids.length < 2) ids = [...new Set([...ids, ...(await pickRuns(this.host, 'Runs to compare (two or more)', true))])];
       if (ids.length < 2) {
         if (ids.length) void vscode.window.showInformationMessage('Contrastive Lab: choose two or more runs to compare.');
         return;
@@ -107,17 +126,17 @@ export class Webviews implements vscode.Disposable {
 
   private deps(panel: vscode.WebviewPanel): PanelDeps {
     return {
-      store: () => this.s.stores.get(),
+      store: () => this.host.store(),
       post: (m) => void panel.webview.postMessage(m),
       title: (t) => (panel.title = t),
-      onWorkerEvent: (l) => this.s.manager.onWorkerEvent(({ run, event }) => l({ runId: run.runId, dbPath: run.dbPath, event })),
-      dbPath: () => this.s.stores.path,
-      log: (m) => this.s.log.warn(m),
+      onWorkerEvent: (l) => this.host.onWorkerEvent(l),
+      dbPath: () => this.host.dbPath(),
+      log: (m) => this.host.log(m),
     };
   }
 
   private runName(id: number): string {
-    return this.s.tree.find(id)?.row.name ?? `Run #${id}`;
+    return this.host.runName(id) ?? `Run #${id}`;
   }
 
   /** Reveals the panel already showing `key`, or sets one up (a new one, or one VS Code restored). */
@@ -131,7 +150,7 @@ export class Webviews implements vscode.Disposable {
     const panel = restored ?? vscode.window.createWebviewPanel(VIEW_TYPES[kind], title, vscode.ViewColumn.Active, options);
     panel.webview.options = options;
     panel.title = title;
-    panel.iconPath = vscode.Uri.joinPath(this.s.context.extensionUri, 'media', 'contrastive-lab.svg');
+    panel.iconPath = vscode.Uri.joinPath(this.host.extensionUri, 'media', 'contrastive-lab.svg');
     const bundle = PANEL_BUNDLES[kind];
     panel.webview.html = webviewHtml({
       cspSource: panel.webview.cspSource,
@@ -155,6 +174,7 @@ export class Webviews implements vscode.Disposable {
   dashboard(runId: number, restored?: vscode.WebviewPanel): void {
     const actions = {
       stop: (id: number) => vscode.commands.executeCommand('contrastiveLab.stopRun', id),
+      resume: (id: number) => vscode.commands.executeCommand('contrastiveLab.resumeRun', id),
       rerun: async (id: number) => {
         const ids = (await vscode.commands.executeCommand<number[] | undefined>('contrastiveLab.rerun', id)) ?? [];
         for (const n of ids) this.dashboard(n);
@@ -171,7 +191,7 @@ export class Webviews implements vscode.Disposable {
 
   augmentations(runId: number | null, restored?: vscode.WebviewPanel, dataset?: string): void {
     const title = runId === null ? 'Augmentation Preview' : `Augmentations: ${this.runName(runId)}`;
-    this.show('augmentations', String(runId), title, (d) => new AugmentController(runId, d, this.augment, dataset ?? this.s.settings().defaultDataset), restored);
+    this.show('augmentations', String(runId), title, (d) => new AugmentController(runId, d, this.augment, dataset ?? this.host.defaultDataset()), restored);
   }
 
   compare(runIds: number[], restored?: vscode.WebviewPanel): void {

@@ -1,4 +1,4 @@
-import { loadDataset, type Dataset, type Split } from '../../src/engine/data/datasets';
+import { loadDataset, type Dataset, type Split } from '../../src/data/datasets';
 
 /** The built-in set cut down to `train` training and `test` test images, so training and evaluation take no time. */
 export function smallBuiltin(train = 512, test = 64): Dataset {

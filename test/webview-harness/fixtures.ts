@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig, type RunConfig } from '../../src/core/config';
-import { loadDataset } from '../../src/engine/data/datasets';
+import { loadDataset } from '../../src/data/datasets';
 import type { MetricPoint } from '../../src/store/types';
 import { RunStore } from '../../src/store/store';
 

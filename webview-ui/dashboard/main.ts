@@ -1,7 +1,6 @@
 import type uPlot from 'uplot';
 import type { EvalPoint, MetricColumns, RunSummary } from '../../src/webviews/protocol/common';
-import { LIVE_STATUSES } from '../../src/webviews/protocol/common';
-import { isDashboardState, isDashboardToWebview, X_AXES, type DashboardState, type DashboardToHost, type DashboardToWebview, type XAxis } from '../../src/webviews/protocol/dashboard';
+import { isDashboardState, isDashboardToWebview, RUN_ACTIONS, X_AXES, type DashboardState, type DashboardToHost, type DashboardToWebview, type RunAction, type XAxis } from '../../src/webviews/protocol/dashboard';
 import { lineChart } from '../shared/chart';
 import { byId, fmt, h, setChildren } from '../shared/dom';
 import { onThemeChange, runColor } from '../shared/theme';
@@ -12,7 +11,7 @@ import { AxisGeometry, CurveData } from './series';
 
 /**
  * The run dashboard: loss (raw and TensorBoard-smoothed), kNN accuracy per epoch, learning rate,
- * collapse indicator, status, config, backend and timings, Stop / Rerun. Live points are appended to the
+ * collapse indicator, status, config, backend and timings, Stop / Resume / Rerun. Live points are appended to the
  * curves' arrays and the charts redrawn at most once per animation frame.
  */
 const send = (m: DashboardToHost) => post(m);
@@ -38,8 +37,9 @@ document.body.append(
   h(
     'div',
     { class: 'toolbar', role: 'toolbar', 'aria-label': 'Run actions' },
-    h('button', { id: 'stop', title: 'Stop this run (Contrastive Lab: Stop Run)' }, 'Stop'),
-    h('button', { id: 'rerun', class: 'secondary', title: 'Start a new run with the same config' }, 'Rerun'),
+    h('button', { id: 'stop', title: 'Stop this run (Contrastive Lab: Stop Run)', hidden: true }, 'Stop'),
+    h('button', { id: 'resume', title: 'Continue this run from its saved state (Contrastive Lab: Resume Run)', hidden: true }, 'Resume'),
+    h('button', { id: 'rerun', class: 'secondary', title: 'Start a new run with the same config', hidden: true }, 'Rerun'),
     h('button', { id: 'open-embeddings', class: 'secondary' }, 'Embedding explorer'),
     h('button', { id: 'open-augmentations', class: 'secondary' }, 'Augmentations'),
   ),
@@ -109,6 +109,7 @@ logInput.addEventListener('change', () => {
   buildCharts();
 });
 byId('stop').addEventListener('click', () => send({ type: 'stop' }));
+byId('resume').addEventListener('click', () => send({ type: 'resume' }));
 byId('rerun').addEventListener('click', () => send({ type: 'rerun' }));
 byId('open-embeddings').addEventListener('click', () => send({ type: 'openEmbeddings' }));
 byId('open-augmentations').addEventListener('click', () => send({ type: 'openAugmentations' }));
@@ -245,7 +246,7 @@ function renderInfo(): void {
   setChildren(byId('info'), ...rows.map(([k, v]) => h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v))));
 }
 
-function renderRun(r: RunSummary): void {
+function renderRun(r: RunSummary, actions: RunAction[]): void {
   const first = !run || run.id !== r.id;
   const epochsChanged = run?.epochs !== r.epochs;
   run = r;
@@ -260,7 +261,8 @@ function renderRun(r: RunSummary): void {
   status.textContent = r.status;
   status.className = `badge ${r.status}`;
   byId('subtitle').textContent = `#${r.id} · ${r.method} on ${r.dataset}`;
-  (byId('stop') as HTMLButtonElement).disabled = !LIVE_STATUSES.includes(r.status);
+  // Only the actions that apply to the run as it is now (no Stop on a completed run).
+  for (const a of RUN_ACTIONS) byId(a).hidden = !actions.includes(a);
   byId('config').textContent = JSON.stringify(r.config, null, 2);
   renderInfo();
 }
@@ -268,7 +270,7 @@ function renderRun(r: RunSummary): void {
 onMessage(isDashboardToWebview, (m: DashboardToWebview) => {
   switch (m.type) {
     case 'run':
-      renderRun(m.run);
+      renderRun(m.run, m.actions);
       break;
     case 'metrics':
       applyMetrics(m.reset, m.series);

@@ -1,6 +1,6 @@
 import { exactKnn } from './knn';
 import { pca } from './pca';
-import { Rng } from '../../engine/data/rng';
+import { Rng } from '../rng';
 
 /** Seeded uniform numbers in [0, 1) from the engine's generator, so a cached map and a recomputed one agree. */
 const seededUniform = (seed: number): (() => number) => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseOrder, type AugmentParams, type AugmentStep } from '../../core/augment-spec';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 import { col, cutout, luma, noise, pick, rotateImages, sobel } from './steps';
 
 /**

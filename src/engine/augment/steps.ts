@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../data/rng';
+import { Rng } from '../../core/rng';
 
 /**
  * The pipeline's building blocks added with the SimCLR augmentation study (cutout, Sobel, noise,

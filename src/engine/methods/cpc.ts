@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_INFO } from '../../core/methods';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 import { cpcOffsetLoss } from '../losses/cpc';
 import type { Encoder } from '../models/encoder';
 import { Linear, ParamSet } from '../models/layers';

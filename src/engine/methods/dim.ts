@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_INFO } from '../../core/methods';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 import { dimInfoNceLoss, dimJsdLoss, priorMatchingLoss } from '../losses/dim';
 import { createEncoder, type Encoder } from '../models/encoder';
 import { BatchNorm, Linear, ParamSet } from '../models/layers';

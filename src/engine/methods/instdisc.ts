@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_INFO } from '../../core/methods';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 import { estimateLogZ, nceLoss, nonParametricSoftmaxLoss } from '../losses/nce';
 import { l2normalize } from '../losses/ntxent';
 import { createEncoder, type Encoder } from '../models/encoder';

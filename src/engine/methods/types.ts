@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../../core/config';
 import type { MethodInfo } from '../../core/methods';
 import type { AugmentDraw } from '../augment/pipeline';
-import type { Rng } from '../data/rng';
+import type { Rng } from '../../core/rng';
 import type { Encoder } from '../models/encoder';
 
 export interface MethodContext {

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendChoice } from '../../core/config';
 import { initBackend } from '../backend';
-import { Rng } from '../data/rng';
+import { Rng } from '../../core/rng';
 import { methodDefinition } from '../methods';
 import type { TrainBatch } from '../methods/types';
 import { methodOptimizer, stableNames } from '../optim';

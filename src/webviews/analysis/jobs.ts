@@ -3,7 +3,7 @@ import { cosineNeighbours, knnAgreement, l2NormalizeRows } from '../../core/anal
 import { pca } from '../../core/analysis/pca';
 import { Tsne } from '../../core/analysis/tsne';
 import type { ProjectionParams } from '../protocol/projection';
-import { Rng } from '../../engine/data/rng';
+import { Rng } from '../../core/rng';
 
 /** Seeded uniform numbers in [0, 1) from the engine's generator, so a cached map and a recomputed one agree. */
 const seededUniform = (seed: number): (() => number) => {

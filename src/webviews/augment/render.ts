@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { augmentBatch } from '../../engine/augment/pipeline';
 import { imageBatch } from '../../engine/batches';
-import type { Split } from '../../engine/data/datasets';
-import { Rng } from '../../engine/data/rng';
+import type { Split } from '../../data/datasets';
+import { Rng } from '../../core/rng';
 import type { Thumb } from '../protocol/common';
 import type { ViewParams } from '../protocol/augment';
 

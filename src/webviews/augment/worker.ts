@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { initBackend } from '../../engine/backend';
-import { loadDataset } from '../../engine/data/datasets';
+import { loadDataset } from '../../data/datasets';
 import type { Thumb } from '../protocol/common';
 import type { ViewParams } from '../protocol/augment';
 import { renderAugmentations } from './render';

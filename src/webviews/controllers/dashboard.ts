@@ -1,13 +1,24 @@
 import { MetricCursor, evalPoints, metricColumns, runSummary } from '../data';
 import { LIVE_STATUSES } from '../protocol/common';
-import { isDashboardToHost, type DashboardToHost, type DashboardToWebview } from '../protocol/dashboard';
+import { isResumableStatus, latestResumeState } from '../../store/resume';
+import { isDashboardToHost, runActions, type DashboardToHost, type DashboardToWebview } from '../protocol/dashboard';
 import { errorText, type Controller, type Disposable, type PanelDeps } from './types';
 
 export interface DashboardActions {
   stop(runId: number): unknown;
+  resume(runId: number): unknown;
   rerun(runId: number): unknown;
   openEmbeddings(runId: number): unknown;
   openAugmentations(runId: number): unknown;
+}
+
+/** A saved state that cannot be read is none: Resume would only fail on it. */
+function hasResumeState(dbPath: string, runId: number): boolean {
+  try {
+    return latestResumeState(dbPath, runId) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -66,6 +77,9 @@ export class DashboardController implements Controller {
       case 'stop':
         void Promise.resolve(this.actions.stop(this.runId)).then(() => this.refresh());
         return;
+      case 'resume':
+        void Promise.resolve(this.actions.resume(this.runId)).then(() => this.refresh());
+        return;
       case 'rerun':
         void this.actions.rerun(this.runId);
         return;
@@ -109,11 +123,13 @@ export class DashboardController implements Controller {
       return;
     }
     const summary = runSummary(run);
-    const json = JSON.stringify(summary);
+    // Whether Resume applies depends on the saved state on disk, not only on the status.
+    const actions = runActions(summary.status, isResumableStatus(summary.status) && hasResumeState(this.deps.dbPath(), this.runId));
+    const json = JSON.stringify([summary, actions]);
     if (json !== this.lastRunJson) {
       this.lastRunJson = json;
       this.deps.title?.(`Dashboard: ${run.name}`);
-      this.post({ type: 'run', run: summary });
+      this.post({ type: 'run', run: summary, actions });
     }
     const points = this.cursor.take(await store.getMetrics(this.runId, { afterStep: reset ? undefined : this.cursor.afterStep }));
     if (points.length || reset) this.post({ type: 'metrics', reset, series: metricColumns(points) });

@@ -1,6 +1,6 @@
 import { DEFAULT_IMAGE_SIZE } from '../../core/config';
 import { classNamesFor } from '../../core/datasets';
-import { loadDataset, type Split } from '../../engine/data/datasets';
+import { loadDataset, type Split } from '../../data/datasets';
 import { liveStatus } from '../../store/liveness';
 import type { EmbeddingRow } from '../../store/types';
 import { CancelledError, type AnalysisClient } from '../analysis/client';

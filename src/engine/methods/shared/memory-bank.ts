@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2normalize } from '../../losses/ntxent';
-import type { Rng } from '../../data/rng';
+import type { Rng } from '../../../core/rng';
 
 /**
  * InstDisc's memory bank (arXiv 1805.01978 §3.2): one d-dimensional feature v_i per training image,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../../data/rng';
+import type { Rng } from '../../../core/rng';
 
 /**
  * CPC's grid of overlapping patches (arXiv 1807.03748 §3.3: a 256-px image cut into a 7×7 grid of

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { l2normalize } from '../../losses/ntxent';
-import type { Rng } from '../../data/rng';
+import type { Rng } from '../../../core/rng';
 
 /**
  * MoCo's dictionary as a queue (arXiv 1911.05722 §3.2): the K most recent keys, L2-normalised, as a

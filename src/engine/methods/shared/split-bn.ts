@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '../../data/rng';
+import type { Rng } from '../../../core/rng';
 
 /**
  * MoCo's "Shuffling BN" on one device (arXiv 1911.05722 §3.3). MoCo trains on 8 GPUs, each normalising

@@ -10,7 +10,7 @@ import { readPixelCacheHeader } from './cache';
 import { CIFAR_LAYOUT, CIFAR_SIDE } from './cifar';
 import { IDX_FILES, resolveBuiltinDir } from './datasets';
 import { DOWNLOADS, readCompleteMarker } from './download';
-import { CIFAR100_COARSE_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../../core/datasets';
+import { CIFAR100_COARSE_CLASSES, FASHION_MNIST_CLASSES, MNIST_CLASSES } from '../core/datasets';
 
 export type DatasetState = 'ready' | 'partial' | 'missing' | 'stale';
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { classNamesFor } from '../core/datasets';
-import type { RunStore } from '../store/store';
+import type { RunStore } from './store';
 
 /** RFC 4180 quoting for the few text fields we write. */
 const csvCell = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
@@ -11,17 +11,14 @@ export interface ExportReport {
   info(message: string): void;
   error(message: string): void;
 }
-const terminal: ExportReport = {
-  info: (m) => process.stdout.write(`${m}\n`),
-  error: (m) => process.stderr.write(`clab export: ${m}\n`),
-};
 
 /**
- * Writes `metrics.csv` (step, epoch, name, value, wall time), `evals.csv`, and the chosen epoch's
- * embeddings as TensorBoard Embedding Projector files: `embeddings.tsv` (one vector per line) and
- * `metadata.tsv` (a header row, then label, class name and sample index per line).
+ * A run's records as files for other tools (`clab export`, Export Run… in the editor): `metrics.csv`
+ * (step, epoch, name, value, wall time), `evals.csv`, and the chosen epoch's embeddings as TensorBoard
+ * Embedding Projector files: `embeddings.tsv` (one vector per line) and `metadata.tsv` (a header row,
+ * then label, class name and sample index per line).
  */
-export async function exportRun(store: RunStore, id: number, outDir: string, epoch?: number, report: ExportReport = terminal): Promise<number> {
+export async function exportRun(store: RunStore, id: number, outDir: string, epoch: number | undefined, report: ExportReport): Promise<number> {
   const run = await store.getRun(id);
   if (!run) {
     report.error(`no run ${id} in ${store.path}`);

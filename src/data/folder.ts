@@ -30,7 +30,7 @@ import { extname, join, relative, sep } from 'node:path';
 import { DatasetError } from './idx';
 import { decodeImage, IMAGE_EXTENSIONS, isGray, resizeCenterCrop, type RgbImage } from './image';
 import { readPixelCache, readPixelCacheHeader, writePixelCache } from './cache';
-import { Rng } from './rng';
+import { Rng } from '../core/rng';
 import type { Split } from './datasets';
 
 /** Bump when the decoded output for the same files would change (resampling, layout). */

@@ -14,16 +14,16 @@
  * Pure TypeScript with no tfjs dependency, so the CLI, tests and the extension host can inspect
  * datasets without loading a backend.
  */
-import { DEFAULT_IMAGE_SIZE } from '../../core/config';
+import { DEFAULT_IMAGE_SIZE } from '../core/config';
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { DatasetError, readIdxImages, readIdxLabels } from './idx';
-import { Rng } from './rng';
+import { DatasetError, readIdxImages, readIdxLabels, type IdxImages } from './idx';
+import { Rng } from '../core/rng';
 import { defaultCacheDir } from './cache';
 import { loadCifar } from './cifar';
 import { loadFolder } from './folder';
-import { CACHED_KINDS, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, DATASET_KINDS, FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../../core/datasets';
+import { CACHED_KINDS, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR10_CLASSES, DATASET_KINDS, FASHION_MNIST_CLASSES, MNIST_CLASSES, type DatasetKind } from '../core/datasets';
 
 export { DatasetError } from './idx';
 
@@ -98,7 +98,7 @@ export function cachedDatasetDir(kind: DatasetKind, cacheDir = defaultCacheDir()
 
 /**
  * Where the built-in subset lives. Order: explicit option, CLAB_BUILTIN_DIR, then a search upward
- * from this file's directory — that finds <root>/data/builtin both from src/engine/data/ (tsx, tests)
+ * from this file's directory — that finds <root>/data/builtin both from src/data/ (tsx, tests)
  * and from dist/ (esbuild bundles), without hard-coding either depth.
  */
 export function resolveBuiltinDir(builtinDir?: string): string {
@@ -122,9 +122,13 @@ export function clearDatasetCache(): void {
   cache.clear();
 }
 
-export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
+/**
+ * The folder a spec names, checked to exist: the built-in subset's, the download cache's for a bare
+ * kind, or the one given (relative to the working directory, `~` expanded). `label` is the spec as
+ * errors should quote it.
+ */
+export function resolveDatasetDir(spec: string, opts: Pick<LoadOptions, 'builtinDir' | 'cacheDir'> = {}): { parsed: DatasetSpec; dir: string; label: string } {
   const parsed = parseDatasetSpec(spec);
-  const imageSize = opts.imageSize ?? DEFAULT_IMAGE_SIZE;
   let dir: string;
   if (parsed.kind === 'builtin') dir = resolveBuiltinDir(opts.builtinDir);
   else if (parsed.dir !== undefined) dir = resolve(expandHome(parsed.dir));
@@ -133,14 +137,20 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
     const name = parsed.kind === 'cifar100-coarse' ? 'cifar100' : parsed.kind;
     if (!existsSync(dir)) throw new DatasetError(`${parsed.kind}: not downloaded yet (no ${dir}): run \`clab data download ${name}\`, or name a folder that holds it: ${parsed.kind}:DIR`);
   }
+  const label = parsed.kind === 'builtin' ? 'builtin' : parsed.dir === undefined ? parsed.kind : `${parsed.kind}:${parsed.dir}`;
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${label}: folder not found: ${dir}`);
+  return { parsed, dir, label };
+}
+
+export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
+  const { parsed, dir, label } = resolveDatasetDir(spec, opts);
+  const imageSize = opts.imageSize ?? DEFAULT_IMAGE_SIZE;
   // Folder datasets differ by the size they are resized to; the others ignore imageSize.
   const key = `${parsed.kind}\0${dir}${parsed.kind === 'folder' ? `\0${imageSize}` : ''}`;
   const hit = cache.get(key);
   // Different specs can name the same folder (relative vs absolute); report the one asked for.
   if (hit) return hit.spec === spec ? hit : { ...hit, spec };
 
-  const label = parsed.kind === 'builtin' ? 'builtin' : parsed.dir === undefined ? parsed.kind : `${parsed.kind}:${parsed.dir}`;
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DatasetError(`${label}: folder not found: ${dir}`);
   let ds: Dataset;
   switch (parsed.kind) {
     case 'cifar10':
@@ -166,9 +176,7 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
       const classNames = parsed.kind === 'mnist' ? MNIST_CLASSES : FASHION_MNIST_CLASSES;
       const train = loadSplit(label, dir, IDX_FILES.trainImages, IDX_FILES.trainLabels, classNames.length);
       const test = loadSplit(label, dir, IDX_FILES.testImages, IDX_FILES.testLabels, classNames.length);
-      if (train.height !== test.height || train.width !== test.width) {
-        throw new DatasetError(`${label}: train images are ${train.height}×${train.width} but test images are ${test.height}×${test.width}`);
-      }
+      checkSameImageSize(label, train, test);
       const name = parsed.kind === 'builtin' ? 'Fashion-MNIST (built-in subset)' : parsed.kind === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
       const origin = parsed.kind === 'mnist' ? 'MNIST (LeCun, Cortes & Burges)' : 'Fashion-MNIST (Zalando Research, MIT licence)';
       const source = `${name}: ${train.count} train / ${test.count} test ${train.height}×${train.width} images from ${dir}; ${origin}`;
@@ -180,7 +188,7 @@ export function loadDataset(spec: string, opts: LoadOptions = {}): Dataset {
 }
 
 /** Finds `base` or `base.gz`, preferring the uncompressed file (no gunzip needed) when both exist. */
-function findIdxFile(label: string, dir: string, base: string): string {
+export function findIdxFile(label: string, dir: string, base: string): string {
   for (const name of [base, `${base}.gz`]) {
     const p = join(dir, name);
     if (existsSync(p)) return p;
@@ -191,10 +199,15 @@ function findIdxFile(label: string, dir: string, base: string): string {
 function loadSplit(label: string, dir: string, imagesBase: string, labelsBase: string, numClasses: number): Split {
   const imagesPath = findIdxFile(label, dir, imagesBase);
   const labelsPath = findIdxFile(label, dir, labelsBase);
-  const img = readIdxImages(imagesPath);
-  const raw = readIdxLabels(labelsPath);
-  if (img.count !== raw.length) {
-    throw new DatasetError(`${label}: ${imagesPath} has ${img.count} images but ${labelsPath} has ${raw.length} labels`);
+  return idxSplit(label, { path: imagesPath, images: readIdxImages(imagesPath) }, { path: labelsPath, labels: readIdxLabels(labelsPath) }, numClasses);
+}
+
+/** One split from its parsed IDX files, after checking that they belong together and to this dataset. */
+export function idxSplit(label: string, img: { path: string; images: IdxImages }, lab: { path: string; labels: Uint8Array }, numClasses: number): Split {
+  const { images, path: imagesPath } = img;
+  const { labels: raw, path: labelsPath } = lab;
+  if (images.count !== raw.length) {
+    throw new DatasetError(`${label}: ${imagesPath} has ${images.count} images but ${labelsPath} has ${raw.length} labels`);
   }
   // Catch a label file from a different dataset early, rather than as an out-of-range one-hot later.
   const labels = new Int32Array(raw.length);
@@ -203,7 +216,13 @@ function loadSplit(label: string, dir: string, imagesBase: string, labelsBase: s
     labels[i] = raw[i];
   }
   // IDX images are single-channel, so the row-major pixels already are HWC with C = 1.
-  return { images: img.pixels, labels, count: img.count, height: img.rows, width: img.cols, channels: 1 };
+  return { images: images.pixels, labels, count: images.count, height: images.rows, width: images.cols, channels: 1 };
+}
+
+export function checkSameImageSize(label: string, train: Pick<Split, 'height' | 'width'>, test: Pick<Split, 'height' | 'width'>): void {
+  if (train.height !== test.height || train.width !== test.width) {
+    throw new DatasetError(`${label}: train images are ${train.height}×${train.width} but test images are ${test.height}×${test.width}`);
+  }
 }
 
 const SHUFFLE_STREAM = 0x5348; // 'SH'

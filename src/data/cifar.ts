@@ -40,6 +40,19 @@ export function resolveCifarDir(label: string, variant: CifarVariant, dir: strin
   throw new DatasetError(`${label}: no ${layout.title} batch files in ${dir} or ${join(dir, layout.subdir)} (expected ${files.join(', ')} from the binary version of the dataset)`);
 }
 
+/** How many records a batch file of `bytes` bytes holds; throws when the size is not whole records. */
+export function cifarRecordCount(file: string, bytes: number, variant: CifarVariant): number {
+  const layout = cifarLayout(variant);
+  const record = layout.labelBytes + PIXELS;
+  if (bytes === 0) throw new DatasetError(`${file}: empty file; download or extract the dataset again`);
+  if (bytes % record !== 0) {
+    const other = layout.labelBytes === 1 ? 'CIFAR-100 (3074-byte records)' : 'CIFAR-10 (3073-byte records)';
+    const hint = bytes % (layout.labelBytes === 1 ? PIXELS + 2 : PIXELS + 1) === 0 ? `; its size fits ${other}: is it the other dataset?` : '; the file is incomplete: download or extract the dataset again';
+    throw new DatasetError(`${file}: truncated: ${bytes} bytes is ${Math.floor(bytes / record)} whole ${record}-byte ${layout.title} records and ${bytes % record} bytes more${hint}`);
+  }
+  return bytes / record;
+}
+
 /** Reads one batch file into an HWC split. Labels are checked against the class count. */
 export function readCifarBatch(file: string, variant: CifarVariant): Split {
   const layout = cifarLayout(variant);
@@ -50,13 +63,7 @@ export function readCifarBatch(file: string, variant: CifarVariant): Split {
   } catch (e) {
     throw new DatasetError(`${file}: cannot read file (${(e as Error).message})`);
   }
-  if (buf.length === 0) throw new DatasetError(`${file}: empty file; download or extract the dataset again`);
-  if (buf.length % record !== 0) {
-    const other = layout.labelBytes === 1 ? 'CIFAR-100 (3074-byte records)' : 'CIFAR-10 (3073-byte records)';
-    const hint = buf.length % (layout.labelBytes === 1 ? PIXELS + 2 : PIXELS + 1) === 0 ? `; its size fits ${other}: is it the other dataset?` : '; the file is incomplete: download or extract the dataset again';
-    throw new DatasetError(`${file}: truncated: ${buf.length} bytes is ${Math.floor(buf.length / record)} whole ${record}-byte ${layout.title} records and ${buf.length % record} bytes more${hint}`);
-  }
-  const count = buf.length / record;
+  const count = cifarRecordCount(file, buf.length, variant);
   const images = new Uint8Array(count * PIXELS);
   const labels = new Int32Array(count);
   const plane = CIFAR_SIDE * CIFAR_SIDE;

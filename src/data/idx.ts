@@ -8,7 +8,11 @@
  * Everything is synchronous: datasets are read once per run, before training starts.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
+
+const gunzipAsync = promisify(gunzip);
 
 /** A dataset could not be read. The message names the file (or spec) and what is wrong with it. */
 export class DatasetError extends Error {
@@ -37,18 +41,38 @@ function readMaybeGzipped(path: string): { data: Buffer; gz: boolean } {
   try {
     raw = readFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DatasetError(`${path}: file not found`);
-    throw new DatasetError(`${path}: cannot read file (${(e as Error).message})`);
+    throw readError(path, e);
   }
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return { data: gunzipSync(raw), gz: true };
-    } catch (e) {
-      throw new DatasetError(`${path}: corrupt gzip data (${(e as Error).message})`);
-    }
+  if (!isGzip(raw)) return { data: raw, gz: false };
+  try {
+    return { data: gunzipSync(raw), gz: true };
+  } catch (e) {
+    throw new DatasetError(`${path}: corrupt gzip data (${(e as Error).message})`);
   }
-  return { data: raw, gz: false };
+}
+
+/** The same off the event loop (file read and gunzip in libuv's thread pool), for a host that must stay responsive. */
+async function readMaybeGzippedAsync(path: string): Promise<{ data: Buffer; gz: boolean }> {
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (e) {
+    throw readError(path, e);
+  }
+  if (!isGzip(raw)) return { data: raw, gz: false };
+  try {
+    return { data: await gunzipAsync(raw), gz: true };
+  } catch (e) {
+    throw new DatasetError(`${path}: corrupt gzip data (${(e as Error).message})`);
+  }
+}
+
+const isGzip = (raw: Buffer) => raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b;
+
+function readError(path: string, e: unknown): DatasetError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return new DatasetError(`${path}: file not found`);
+  return new DatasetError(`${path}: cannot read file (${(e as Error).message})`);
 }
 
 /** Checks the magic and the total size, and returns the dimension sizes from the header. */
@@ -75,16 +99,32 @@ function parseHeader(path: string, data: Buffer, gz: boolean, magic: number, wha
 
 /** Reads an IDX image file (magic 0x00000803), gzipped or raw. */
 export function readIdxImages(path: string): IdxImages {
-  const { data, gz } = readMaybeGzipped(path);
+  return idxImages(path, readMaybeGzipped(path));
+}
+
+/** Reads an IDX label file (magic 0x00000801), gzipped or raw. */
+export function readIdxLabels(path: string): Uint8Array {
+  return idxLabels(path, readMaybeGzipped(path));
+}
+
+/** readIdxImages without blocking the event loop. */
+export async function readIdxImagesAsync(path: string): Promise<IdxImages> {
+  return idxImages(path, await readMaybeGzippedAsync(path));
+}
+
+/** readIdxLabels without blocking the event loop. */
+export async function readIdxLabelsAsync(path: string): Promise<Uint8Array> {
+  return idxLabels(path, await readMaybeGzippedAsync(path));
+}
+
+function idxImages(path: string, { data, gz }: { data: Buffer; gz: boolean }): IdxImages {
   const [count, rows, cols] = parseHeader(path, data, gz, IDX_IMAGES_MAGIC, 'image');
   // A view, not a copy: the decompressed buffer is ours alone and 60000 images are 47 MB.
   const pixels = new Uint8Array(data.buffer, data.byteOffset + 16, count * rows * cols);
   return { count, rows, cols, pixels };
 }
 
-/** Reads an IDX label file (magic 0x00000801), gzipped or raw. */
-export function readIdxLabels(path: string): Uint8Array {
-  const { data, gz } = readMaybeGzipped(path);
+function idxLabels(path: string, { data, gz }: { data: Buffer; gz: boolean }): Uint8Array {
   const [count] = parseHeader(path, data, gz, IDX_LABELS_MAGIC, 'label');
   return new Uint8Array(data.buffer, data.byteOffset + 8, count);
 }
