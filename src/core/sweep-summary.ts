@@ -60,3 +60,11 @@ export interface SweepSummary {
   /** The cell with the highest mean of the view's metric (lowest is never better for these metrics). */
   best?: number;
 }
+
+/** How an axis value is shown (as the sweep's axis labels spell it): 0.001, true, adam. */
+export function axisLabel(v: SweepAxisValue | undefined): string {
+  if (v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+  return JSON.stringify(v);
+}
