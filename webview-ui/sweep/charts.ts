@@ -133,7 +133,6 @@ export function bars(input: ChartInput): HTMLElement {
   const lo = Math.min(0, ...stats.flatMap((x) => (x ? [x.mean - x.std] : [])));
   const span = hi - lo || 1;
   const pct = (v: number) => `${(((v - lo) / span) * 100).toFixed(2)}%`;
-  const norm = colourScale(input);
   const statusOf = statuses(s);
   const rows = idx.map((i) => {
     const c = s.cells[i];
@@ -145,8 +144,6 @@ export function bars(input: ChartInput): HTMLElement {
     if (st) {
       fill.style.left = pct(Math.min(0, st.mean));
       fill.style.width = `${((Math.abs(st.mean) / span) * 100).toFixed(2)}%`;
-      const c0 = scaleColor(norm ? norm(st.mean) : 0.5);
-      fill.style.background = c0.background;
       if (st.n > 1 && st.std > 0) {
         err.style.left = pct(st.mean - st.std);
         err.style.width = `${(((2 * st.std) / span) * 100).toFixed(2)}%`;
@@ -181,7 +178,11 @@ export function parallel(input: ChartInput, width: number): SVGSVGElement {
   const names = [...s.cellAxes, metric];
   // Room on the left for the first axis's value labels (about 7 px a character).
   const firstLabels = s.cells.map((c) => axisLabel(c.key[s.cellAxes[0]]).length);
-  const m = { top: 34, bottom: 26, left: Math.min(170, Math.max(44, 7 * Math.max(...firstLabels) + 14)), right: 64 };
+  const left = Math.min(170, Math.max(44, 7 * Math.max(...firstLabels) + 14));
+  // Axis names that would run into each other (about 7 px a character) alternate between two lines.
+  const spacing = (W - left - 64) / (names.length - 1);
+  const stagger = names.some((n, k) => k > 0 && ((k === names.length - 1 ? 17 : n.length) + names[k - 1].length) * 3.6 + 12 > spacing);
+  const m = { top: stagger ? 48 : 34, bottom: 26, left, right: 64 };
   const x = (k: number) => m.left + (k * (W - m.left - m.right)) / (names.length - 1);
   const innerH = H - m.top - m.bottom;
   type Scale = { y(v: unknown): number; ticks: { y: number; label: string }[] };
@@ -200,7 +201,8 @@ export function parallel(input: ChartInput, width: number): SVGSVGElement {
       return { y, ticks: tickValues.map((v) => ({ y: y(v), label: axisLabel(Number(v.toPrecision(3))) })) };
     }
     const order = axisOrder(info, values).map(axisLabel);
-    const y = (v: unknown) => m.top + (order.length > 1 ? order.indexOf(axisLabel(v as string)) / (order.length - 1) : 0.5) * innerH;
+    // The file's first value at the bottom: a grid listed small to large reads upwards, like the metric.
+    const y = (v: unknown) => m.top + (order.length > 1 ? 1 - order.indexOf(axisLabel(v as string)) / (order.length - 1) : 0.5) * innerH;
     const every = Math.ceil(order.length / 12);
     return { y, ticks: order.filter((_, i) => i % every === 0).map((l) => ({ y: y(l), label: l })) };
   });
@@ -242,7 +244,7 @@ export function parallel(input: ChartInput, width: number): SVGSVGElement {
       'g',
       { class: `pc-axis${k === names.length - 1 ? ' metric' : ''}` },
       svg('line', { x1: x(k), x2: x(k), y1: m.top, y2: m.top + innerH }),
-      svg('text', { x: x(k), y: m.top - 14, 'text-anchor': k === 0 ? 'start' : k === names.length - 1 ? 'end' : 'middle', class: 'pc-name' }, k === names.length - 1 ? `${metricTitle(metric)}${unitOf(metric)}` : name),
+      svg('text', { x: x(k), y: m.top - 14 - (stagger && k % 2 === 1 ? 16 : 0), 'text-anchor': k === 0 ? 'start' : k === names.length - 1 ? 'end' : 'middle', class: 'pc-name' }, k === names.length - 1 ? `${metricTitle(metric)}${unitOf(metric)}` : name),
       ...scales[k].ticks.map((t) => svg('text', { x: x(k) + (k === names.length - 1 ? 6 : -6), y: t.y + 4, 'text-anchor': k === names.length - 1 ? 'start' : 'end', class: 'pc-tick' }, t.label)),
     ),
   );

@@ -1,10 +1,10 @@
-import { METRIC_LABELS, SWEEP_METRICS, type SweepMetricName, type SweepSummary } from '../../src/core/sweep-summary';
+import { axisLabel, METRIC_LABELS, SWEEP_METRICS, type SweepMetricName, type SweepSummary } from '../../src/core/sweep-summary';
 import { isSweepState, isSweepToWebview, type SweepSortKey, type SweepState, type SweepToHost, type SweepToWebview } from '../../src/webviews/protocol/sweep';
 import { byId, fmt, h, setChildren } from '../shared/dom';
 import { onThemeChange } from '../shared/theme';
 import { loadState, onMessage, post, saveState } from '../shared/vscode';
 import { bars, chartKind, heatmap, metricTitle, parallel } from './charts';
-import { unitOf } from './format';
+import { fmtValue, unitOf } from './format';
 import { runsTable } from './table';
 import '../shared/base.css';
 import './sweep.css';
@@ -114,14 +114,17 @@ function renderChart(): void {
   const seeds = new Set(s.runs.map((r) => r.seed)).size;
   const over = s.cellAxes.length ? s.cellAxes.join(' × ') : 'seed';
   byId('chart-title').textContent = `${metricTitle(m)}${unitOf(m)} by ${over}`;
+  const bestStat = best !== undefined ? s.cells[best].metrics[m] : undefined;
+  const bestKey = best !== undefined ? (s.cellAxes.map((a) => `${a} = ${axisLabel(s.cells[best].key[a])}`).join(', ') || 'all runs') : '';
   byId('chart-note').textContent = [
     seeds > 1 ? `Each cell: mean ± std over its completed seeds.` : 'Each cell: its completed run.',
-    best !== undefined ? '★ marks the best cell.' : 'No completed run has this metric yet.',
+    bestStat ? `★ best: ${bestKey} (${fmtValue(m, bestStat.mean)}${bestStat.n > 1 ? ` ± ${fmtValue(m, bestStat.std)}` : ''}${m === 'collapse' ? '' : '%'}).` : 'No completed run has this metric yet.',
     'Click a cell to compare its runs.',
   ].join(' ');
   const input = { summary: s, metric: m, best, open: openCell };
   const chart = byId('chart');
   chart.dataset.kind = kind;
+  document.querySelector('.layout')!.setAttribute('data-kind', kind);
   if (kind === 'heatmap') setChildren(chart, heatmap(input));
   else if (kind === 'bars') setChildren(chart, bars(input));
   else setChildren(chart, parallel(input, chart.clientWidth || 600));
