@@ -331,6 +331,22 @@ describe('sweep view protocol and VS Code wiring', () => {
     assert.equal(isSweepToWebview({ type: 'summary', summary: { ...s, runs: [{ ...s.runs[0], status: 'exploded' }] }, progress: '' }), false);
   });
 
+  test('sweepEvals condenses the evaluations to what the summary reads: the same summary as from every evaluation, NaN and all', async () => {
+    // A run whose last kNN evaluation is NaN (a diverged epoch): last and best are its last finite ones.
+    const [r] = await store.sweepRuns(lr.sweepId);
+    await store.recordEval(r.id, { protocol: 'knn', value: Number.NaN, epoch: 4, details: {} });
+    for (const { sweepId } of [aug, lr, three]) {
+      const sweep = (await store.getSweep(sweepId))!;
+      const runs = await store.sweepRuns(sweepId);
+      const full = summarizeSweep(sweep, runs, await store.evalsOf(runs.map((x) => x.id)));
+      const condensed = await store.sweepEvals(sweepId);
+      assert.deepEqual(summarizeSweep(sweep, runs, condensed), full);
+      assert.ok([...condensed.values()].every((list) => list.length <= 4), 'at most best kNN, last kNN, linear, collapse per run');
+    }
+    const lrSummary = await summaryOf(lr.sweepId);
+    assert.equal(lrSummary.runs[0].metrics.knn, 0.5);
+  });
+
   test('openSweep takes an id or a Runs-view sweep node, reveals an open panel, restores after a reload; the CSV goes through a save dialog', async () => {
     const services = {
       context: { extensionUri: Uri.file(root), subscriptions: [] },

@@ -18,9 +18,10 @@ import './sweep.css';
 const send = (m: SweepToHost) => post(m);
 let state: SweepState | undefined = loadState(isSweepState);
 let summary: SweepSummary | undefined;
-/** For the benchmark and the tests: how long the last render took in the page. */
-const perf = { renders: 0, lastRenderMs: 0, lastMessageAt: 0 };
+/** For the benchmark and the tests (ms since the epoch): when `ready` went out, when the last summary came in (validated), how long drawing it took, when its frame was drawn. */
+const perf = { renders: 0, readyAt: 0, lastMessageAt: 0, lastRenderMs: 0, lastDrawnAt: 0 };
 (window as unknown as { __sweep: typeof perf }).__sweep = perf;
+const now = () => performance.timeOrigin + performance.now();
 
 document.body.append(
   h(
@@ -159,14 +160,17 @@ function render(): void {
   perf.lastRenderMs = performance.now() - t0;
   perf.renders++;
   const n = perf.renders;
-  requestAnimationFrame(() => (document.body.dataset.drawn = String(n)));
+  requestAnimationFrame(() => {
+    perf.lastDrawnAt = now();
+    document.body.dataset.drawn = String(n);
+  });
 }
 
 let lastProgress = '';
 onMessage(isSweepToWebview, (m: SweepToWebview) => {
   switch (m.type) {
     case 'summary':
-      perf.lastMessageAt = performance.now();
+      perf.lastMessageAt = now();
       summary = m.summary;
       lastProgress = m.progress;
       if (!state || state.sweepId !== m.summary.sweep.id) state = { sweepId: m.summary.sweep.id, metric: null, sort: { key: 'index', descending: false } };
@@ -194,4 +198,5 @@ new ResizeObserver(() => {
   resizeFrame = requestAnimationFrame(renderChart);
 }).observe(byId('chart'));
 onThemeChange(() => summary && renderChart());
+perf.readyAt = now();
 send({ type: 'ready' });

@@ -14,10 +14,11 @@ export interface SweepActions {
 export const COMPARE_MAX_RUNS = 8;
 
 /**
- * The sweep view's host side: reads the sweep, its runs and their evaluations, folds them into a
- * SweepSummary and posts it; posts it again whenever it changes. Reads are triggered by this window's
- * worker events for the sweep's runs (debounced) and, while any run is queued or running, by a poll —
- * runs that the CLI's queue runner or another window trains stay live too.
+ * The sweep view's host side: reads the sweep, its runs and their evaluations (condensed to each run's
+ * last and best values: store.sweepEvals), folds them into a SweepSummary and posts it; posts it again
+ * whenever it changes. Reads are triggered by this window's worker events for the sweep's runs
+ * (debounced) and, while any run is queued or running, by a poll — runs that the CLI's queue runner or
+ * another window trains stay live too.
  */
 export class SweepController implements Controller {
   private timer?: NodeJS.Timeout;
@@ -135,7 +136,7 @@ export class SweepController implements Controller {
       return;
     }
     const runs = await store.sweepRuns(this.sweepId);
-    const evals = await store.evalsOf(runs.map((r) => r.id));
+    const evals = await store.sweepEvals(this.sweepId);
     const summary = summarizeSweep(sweep, runs, evals);
     this.summary = summary;
     const json = JSON.stringify(summary);
