@@ -181,7 +181,11 @@ export function parallel(input: ChartInput, width: number): SVGSVGElement {
   const left = Math.min(170, Math.max(44, 7 * Math.max(...firstLabels) + 14));
   // Axis names that would run into each other (about 7 px a character) alternate between two lines.
   const spacing = (W - left - 64) / (names.length - 1);
-  const stagger = names.some((n, k) => k > 0 && ((k === names.length - 1 ? 17 : n.length) + names[k - 1].length) * 3.6 + 12 > spacing);
+  // The first name runs right of its axis, the last (the metric's) left of it, the others centred.
+  const nameWidth = (k: number) => 7 * (k === names.length - 1 ? `${metricTitle(metric)}${unitOf(metric)}` : names[k]).length;
+  const leftOf = (k: number) => (k === 0 ? 0 : k === names.length - 1 ? nameWidth(k) : nameWidth(k) / 2);
+  const rightOf = (k: number) => (k === 0 ? nameWidth(k) : k === names.length - 1 ? 0 : nameWidth(k) / 2);
+  const stagger = names.some((_, k) => k > 0 && rightOf(k - 1) + leftOf(k) + 10 > spacing);
   const m = { top: stagger ? 48 : 34, bottom: 26, left, right: 64 };
   const x = (k: number) => m.left + (k * (W - m.left - m.right)) / (names.length - 1);
   const innerH = H - m.top - m.bottom;
