@@ -130,7 +130,16 @@ function renderChart(): void {
   else if (kind === 'bars') setChildren(chart, bars(input));
   else setChildren(chart, parallel(input, chart.clientWidth || 600));
   renderScale(s, m);
+  fitLayout();
 }
+
+/** Side by side (wide windows) only while the heatmap fits in its half; a bigger one gets the whole width. */
+function fitLayout(): void {
+  const layout = document.querySelector<HTMLElement>('.layout')!;
+  const hm = document.getElementById('heatmap');
+  layout.classList.toggle('stack', !!hm && hm.offsetWidth + 40 > layout.clientWidth * 0.55);
+}
+window.addEventListener('resize', fitLayout);
 
 /** The colour scale under the heatmap and the parallel coordinates: its gradient and the range it spans. */
 function renderScale(s: SweepSummary, m: SweepMetricName): void {
