@@ -65,7 +65,7 @@ await esbuild.build({
   sourcemap: true,
   minify: true,
   logLevel: 'warning',
-  entryPoints: Object.fromEntries(['dashboard', 'embeddings', 'augment', 'compare'].map((p) => [p, join(root, `webview-ui/${p}/main.ts`)])),
+  entryPoints: Object.fromEntries(['dashboard', 'embeddings', 'augment', 'compare', 'sweep'].map((p) => [p, join(root, `webview-ui/${p}/main.ts`)])),
   outdir: join(dist, 'webview'),
 });
 

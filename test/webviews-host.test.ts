@@ -289,7 +289,7 @@ describe('VS Code wiring', () => {
     } as unknown as Services;
     const w = new Webviews(panelHost(services));
     const disposables = w.register();
-    assert.deepEqual([...stub.serializers.keys()].sort(), ['contrastiveLab.augmentations', 'contrastiveLab.compare', 'contrastiveLab.dashboard', 'contrastiveLab.embeddings']);
+    assert.deepEqual([...stub.serializers.keys()].sort(), ['contrastiveLab.augmentations', 'contrastiveLab.compare', 'contrastiveLab.dashboard', 'contrastiveLab.embeddings', 'contrastiveLab.sweep']);
 
     await w.commands['contrastiveLab.openDashboard'](fx.runA);
     const panel = stub.panels[stub.panels.length - 1] as WebviewPanel;

@@ -10,11 +10,13 @@ import { CompareController } from '../src/webviews/controllers/compare';
 import type { Controller, PanelDeps } from '../src/webviews/controllers/types';
 import { DashboardController } from '../src/webviews/controllers/dashboard';
 import { EmbeddingsController } from '../src/webviews/controllers/embeddings';
+import { SweepController } from '../src/webviews/controllers/sweep';
 import type { PanelKind } from '../src/webviews/html';
 import { ensureWebviewBuild, root } from './webview-harness/build';
 import { makeFixture, type Fixture } from './webview-harness/fixtures';
 import { launchChromium, openPanel, startServer } from './webview-harness/harness';
 import { layoutProblems } from './webview-harness/layout';
+import { recordSweep } from './webview-harness/sweep-fixtures';
 
 // Browser globals used in code passed to the page (this file is compiled without the DOM lib).
 declare const document: { body: { dataset: Record<string, string | undefined> }; querySelectorAll(s: string): { length: number } };
@@ -30,11 +32,19 @@ let server: Awaited<ReturnType<typeof startServer>>;
 let fx: Fixture;
 let analysis: AnalysisClient;
 let augment: AugmentClient;
+let sweepId: number;
 
 before(async () => {
   ensureWebviewBuild();
   mkdirSync(shots, { recursive: true });
   fx = await makeFixture();
+  // A 4 × 3 heatmap with the row average, 2 seeds per cell.
+  const transforms = ['crop', 'cutout', 'color', 'sobel'];
+  ({ sweepId } = await recordSweep(
+    fx.store,
+    { name: 'layout sweep', grid: { first: transforms.map((label, i) => ({ label, set: { 'optimizer.lr': 0.001 * (i + 1) } })), second: transforms.slice(0, 3).map((label, i) => ({ label, set: { 'projector.out': 16 * (i + 1) } })), seed: [0, 1] }, view: { rows: 'first', columns: 'second', rowAverage: true } },
+    (r) => ({ status: 'completed', knn: [0.5, 0.55 + r.config.optimizer.lr * 10], linear: 0.6 + r.config.projector.out / 1000, collapse: 0.02 }),
+  ));
   server = await startServer();
   browser = await launchChromium();
   analysis = new AnalysisClient();
@@ -74,6 +84,11 @@ const PANELS: { kind: PanelKind; make: (d: PanelDeps) => Controller; state?: () 
     kind: 'compare',
     make: (d) => new CompareController([fx.runA, fx.runB], d, analysis),
     ready: (page) => page.waitForFunction(() => document.querySelectorAll('.map canvas.scatter[data-drawn]').length === 2, undefined, { timeout: 60_000 }),
+  },
+  {
+    kind: 'sweep',
+    make: (d) => new SweepController(sweepId, d, { compare: () => undefined, openRun: () => undefined, saveCsv: async () => undefined }),
+    ready: (page) => page.waitForFunction(() => document.querySelectorAll('.hm-cell .mean').length === 12, undefined, { timeout: 30_000 }),
   },
 ];
 

@@ -601,6 +601,29 @@ export class RunStore {
     });
   }
 
+  /**
+   * What summarizeSweep needs of a sweep's evaluations, condensed in SQL: per run and protocol the row of
+   * its last finite value and, for kNN, first the row of its best — so runMetrics reads the same last
+   * and best values as from evalsOf's full lists, from a few rows per run instead of one per epoch (the
+   * sweep view reads this on every refresh).
+   */
+  sweepEvals(sweepId: number): Promise<Map<number, EvalRow[]>> {
+    return this.read(async (db) => {
+      const from = 'FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.sweep_id = ? AND e.value IS NOT NULL AND abs(e.value) <= 1.7976931348623157e308';
+      const cols = 'e.run_id, e.protocol, e.value, e.epoch, e.details, e.created_at';
+      // With exactly one MAX() in a query, SQLite takes the bare columns from the row that holds it.
+      const best = await all<EvalRecordRow & { run_id: number }>(db, `SELECT ${cols}, MAX(e.value) AS best ${from} AND e.protocol = 'knn' GROUP BY e.run_id`, [sweepId]);
+      const last = await all<EvalRecordRow & { run_id: number }>(db, `SELECT ${cols}, MAX(e.id) AS last ${from} GROUP BY e.run_id, e.protocol`, [sweepId]);
+      const out = new Map<number, EvalRow[]>();
+      for (const r of [...best, ...last]) {
+        let list = out.get(r.run_id);
+        if (!list) out.set(r.run_id, (list = []));
+        list.push(toEval(r));
+      }
+      return out;
+    });
+  }
+
   // ---- projections (the embedding explorer's cache) ------------------------------------------------
 
   /** Stores a 2-D map of an embedding; an existing one with the same method and params is replaced. */

@@ -1,51 +1,13 @@
 import type { EvalRow, RunRow, SweepRow } from './types';
+import { SWEEP_METRICS, type Stat, type SweepCell, type SweepMetricName, type SweepRunSummary, type SweepSummary } from '../core/sweep-summary';
 
 /**
  * A sweep read as one result: its runs with their axis values and metrics, and its cells — the runs that
  * differ only by seed, folded into mean ± std per metric. Shared by `clab sweep show`, the CSV export and
- * the sweep view, so they never disagree.
+ * the sweep view, so they never disagree. The types live in core/sweep-summary.ts (no imports), which the
+ * webview compiles against too.
  */
-export const SWEEP_METRICS = ['linear', 'knn', 'bestKnn', 'collapse'] as const;
-export type SweepMetricName = (typeof SWEEP_METRICS)[number];
-export const METRIC_LABELS: Record<SweepMetricName, string> = { linear: 'linear probe', knn: 'kNN (last)', bestKnn: 'kNN (best)', collapse: 'collapse (std)' };
-
-export interface SweepRunSummary {
-  runId: number;
-  index: number;
-  name: string;
-  status: RunRow['displayStatus'];
-  axisValues: Record<string, string | number | boolean>;
-  seed: number;
-  metrics: Partial<Record<SweepMetricName, number>>;
-  lastEpoch: number | null;
-  epochs: number;
-  error: string | null;
-}
-
-export interface Stat {
-  mean: number;
-  std: number;
-  n: number;
-}
-
-export interface SweepCell {
-  /** The axis values that define the cell (every axis but the seed). */
-  key: Record<string, string | number | boolean>;
-  runIds: number[];
-  done: number;
-  metrics: Partial<Record<SweepMetricName, Stat>>;
-}
-
-export interface SweepSummary {
-  sweep: Pick<SweepRow, 'id' | 'name' | 'axes' | 'counts' | 'total' | 'createdAt' | 'source' | 'jobs'>;
-  view: { rows?: string; columns?: string; metric: SweepMetricName; rowAverage: boolean };
-  /** The axes a cell is made of: all but `seed` (folded into mean ± std) and axes shown through derived ones. */
-  cellAxes: string[];
-  runs: SweepRunSummary[];
-  cells: SweepCell[];
-  /** The cell with the highest mean of the view's metric (lowest is never better for these metrics). */
-  best?: number;
-}
+export { METRIC_LABELS, SWEEP_METRICS, type Stat, type SweepCell, type SweepMetricName, type SweepRunSummary, type SweepSummary } from '../core/sweep-summary';
 
 const stat = (xs: number[]): Stat | undefined => {
   if (!xs.length) return undefined;

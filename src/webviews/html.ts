@@ -36,5 +36,5 @@ export function webviewHtml(p: PageParts): string {
 }
 
 /** The bundle name (dist/webview/<name>.js and .css) of each panel. */
-export const PANEL_BUNDLES = { dashboard: 'dashboard', embeddings: 'embeddings', augmentations: 'augment', compare: 'compare' } as const;
+export const PANEL_BUNDLES = { dashboard: 'dashboard', embeddings: 'embeddings', augmentations: 'augment', compare: 'compare', sweep: 'sweep' } as const;
 export type PanelKind = keyof typeof PANEL_BUNDLES;

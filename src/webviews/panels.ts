@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunStore } from '../store/store';
 import { AnalysisClient } from './analysis/client';
@@ -7,21 +8,24 @@ import { AugmentController } from './controllers/augment';
 import { CompareController } from './controllers/compare';
 import { DashboardController } from './controllers/dashboard';
 import { EmbeddingsController } from './controllers/embeddings';
+import { SweepController } from './controllers/sweep';
 import type { Controller, PanelDeps } from './controllers/types';
 import { PANEL_BUNDLES, webviewHtml, type PanelKind } from './html';
 import { AUGMENT_VIEW_TYPE, isAugmentState } from './protocol/augment';
 import { COMPARE_VIEW_TYPE, isCompareState } from './protocol/compare';
 import { DASHBOARD_VIEW_TYPE, isDashboardState } from './protocol/dashboard';
 import { EMBEDDINGS_VIEW_TYPE, isEmbeddingsState } from './protocol/embeddings';
+import { isSweepState, SWEEP_VIEW_TYPE } from './protocol/sweep';
+import { progressLine } from '../store/sweeps';
 
 /**
- * The four panels, VS Code side: commands that open them (from the Runs view, the palette, or with run
+ * The panels, VS Code side: commands that open them (from the Runs view, the palette, or with run
  * ids), one WebviewPanelSerializer each so they come back after a reload (from the state the webview
  * saved with setState), and the wiring of each webview to its controller. Everything else lives in the
  * controllers, which do not import vscode.
  */
 
-const VIEW_TYPES: Record<PanelKind, string> = { dashboard: DASHBOARD_VIEW_TYPE, embeddings: EMBEDDINGS_VIEW_TYPE, augmentations: AUGMENT_VIEW_TYPE, compare: COMPARE_VIEW_TYPE };
+const VIEW_TYPES: Record<PanelKind, string> = { dashboard: DASHBOARD_VIEW_TYPE, embeddings: EMBEDDINGS_VIEW_TYPE, augmentations: AUGMENT_VIEW_TYPE, compare: COMPARE_VIEW_TYPE, sweep: SWEEP_VIEW_TYPE };
 
 /**
  * What the panels need from the extension, passed in by activate(): the panels import nothing from
@@ -42,6 +46,14 @@ export interface PanelHost {
   runName(id: number): string | undefined;
   /** The run a command argument names: a run id, or a Runs-view node of a run. */
   runIdOf(target: unknown): number | undefined;
+}
+
+/** A sweep id from a command argument: a number, or a Runs-view sweep node (`{ kind: 'sweep', sweep: { id } }`). */
+export function sweepIdOf(arg: unknown): number | undefined {
+  if (typeof arg === 'number') return Number.isInteger(arg) && arg > 0 ? arg : undefined;
+  const node = arg as { kind?: unknown; sweep?: { id?: unknown } } | undefined;
+  const id = node?.kind === 'sweep' ? node.sweep?.id : undefined;
+  return typeof id === 'number' && Number.isInteger(id) && id > 0 ? id : undefined;
 }
 
 function idsOf(host: PanelHost, node: unknown, nodes: unknown): number[] {
@@ -95,6 +107,7 @@ export class Webviews implements vscode.Disposable {
       vscode.window.registerWebviewPanelSerializer(EMBEDDINGS_VIEW_TYPE, restore(isEmbeddingsState, (p, st) => this.embeddings(st.runId, p))),
       vscode.window.registerWebviewPanelSerializer(AUGMENT_VIEW_TYPE, restore(isAugmentState, (p, st) => this.augmentations(st.runId, p, st.dataset))),
       vscode.window.registerWebviewPanelSerializer(COMPARE_VIEW_TYPE, restore(isCompareState, (p, st) => this.compare(st.runIds, p))),
+      vscode.window.registerWebviewPanelSerializer(SWEEP_VIEW_TYPE, restore(isSweepState, (p, st) => this.sweep(st.sweepId, p))),
       this,
     ];
   }
@@ -121,6 +134,11 @@ export class Webviews implements vscode.Disposable {
         return;
       }
       this.compare(ids.slice(0, 8));
+    },
+    /** A sweep id or a Runs-view sweep node; nothing: a quick pick of the database's sweeps. */
+    'contrastiveLab.openSweep': async (arg?: unknown) => {
+      const id = sweepIdOf(arg) ?? (await this.pickSweep());
+      if (id !== undefined) this.sweep(id);
     },
   };
 
@@ -196,6 +214,37 @@ export class Webviews implements vscode.Disposable {
 
   compare(runIds: number[], restored?: vscode.WebviewPanel): void {
     this.show('compare', runIds.join(','), `Compare ${runIds.map((id) => `#${id}`).join(', ')}`, (d) => new CompareController(runIds, d, this.analysis), restored);
+  }
+
+  /** The sweep view; a cell's runs open in Compare (one run: its dashboard), a run in its dashboard, the CSV through a save dialog. */
+  sweep(sweepId: number, restored?: vscode.WebviewPanel): void {
+    const actions = {
+      compare: (ids: number[]) => (ids.length > 1 ? this.compare(ids) : this.dashboard(ids[0])),
+      openRun: (id: number) => this.dashboard(id),
+      saveCsv: async (fileName: string, text: string) => {
+        const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+        const uri = await vscode.window.showSaveDialog({
+          defaultUri: base ? vscode.Uri.file(path.join(base, fileName)) : undefined,
+          filters: { CSV: ['csv'] },
+          saveLabel: 'Export CSV',
+          title: 'Export Sweep as CSV',
+        });
+        if (!uri) return undefined;
+        await vscode.workspace.fs.writeFile(uri, Buffer.from(text, 'utf8'));
+        return uri.fsPath;
+      },
+    };
+    this.show('sweep', String(sweepId), `Sweep #${sweepId}`, (d) => new SweepController(sweepId, d, actions), restored);
+  }
+
+  private async pickSweep(): Promise<number | undefined> {
+    const sweeps = await (await this.host.store()).listSweeps();
+    if (!sweeps.length) {
+      void vscode.window.showInformationMessage('Contrastive Lab: there are no sweeps yet.');
+      return undefined;
+    }
+    const items = sweeps.map((sw) => ({ label: sw.name, description: progressLine(sw), detail: `#${sw.id}`, id: sw.id }));
+    return (await vscode.window.showQuickPick(items, { placeHolder: 'Sweep to show', matchOnDescription: true }))?.id;
   }
 
   dispose(): void {

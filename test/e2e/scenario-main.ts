@@ -371,7 +371,7 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await wb.runRow('Small sweep').click();
     const frame = await wb.webviewFrame(/^Sweep: Small sweep$/, 60_000);
     const cells = await waitFor('a 2 × 2 heatmap with a value in every cell', async () => {
-      const texts = await frame.locator('.heatmap td.cell').allInnerTexts();
+      const texts = await frame.locator('button.hm-cell').allInnerTexts();
       return texts.length === 4 && texts.every((t) => /\d/.test(t)) && texts;
     }, 60_000);
     await steps.shot(page, 'sweep-heatmap');
