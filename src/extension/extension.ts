@@ -28,7 +28,7 @@ import { RunsTreeProvider } from './runsTree';
 import type { Services } from './services';
 import { readSettings, SECTION, type Settings } from './settings';
 import { StoreHolder } from './storeHolder';
-import { cancelSweep, deleteSweep, newSweep, retrySweep, setQueuePaused, startSweep, SweepFileCodeLens } from './sweepCommands';
+import { cancelQueuedRuns, cancelSweep, deleteSweep, newSweep, retrySweep, setQueuePaused, startSweep, SweepFileCodeLens } from './sweepCommands';
 import { SWEEP_FILE_GLOB } from './sweepFiles';
 import { Webviews } from '../webviews/panels';
 import { panelHost } from './panelHost';
@@ -105,6 +105,7 @@ export function activate(context: vscode.ExtensionContext): Services {
     'contrastiveLab.retrySweep': (node?: never) => retrySweep(s, node),
     'contrastiveLab.deleteSweep': (node?: never) => deleteSweep(s, node),
     'contrastiveLab.pauseQueue': () => setQueuePaused(s, true),
+    'contrastiveLab.cancelQueuedRuns': () => cancelQueuedRuns(s),
     'contrastiveLab.resumeQueue': () => setQueuePaused(s, false),
     ...webviews.commands,
   };

@@ -189,6 +189,22 @@ export async function deleteSweep(s: Services, node?: unknown): Promise<void> {
   await s.tree.refresh(true);
 }
 
+/** Cancels every queued run of the database (running ones go on), after asking. */
+export async function cancelQueuedRuns(s: Services): Promise<void> {
+  const store = await s.stores.get();
+  const q = await store.queueState();
+  if (!q.queued) {
+    void vscode.window.showInformationMessage('Contrastive Lab: no runs are queued.');
+    return;
+  }
+  const go = `Cancel ${q.queued} Queued Run${q.queued === 1 ? '' : 's'}`;
+  if ((await vscode.window.showWarningMessage(`Cancel all ${q.queued} queued runs? Running runs go on.`, { modal: true }, go)) !== go) return;
+  const dbPath = s.settings().dbPath;
+  const cancelled = await store.cancelQueued();
+  for (const id of cancelled) if (s.manager.get(dbPath, id)) await s.manager.stop(dbPath, id);
+  await s.tree.refresh(true);
+}
+
 export async function setQueuePaused(s: Services, paused: boolean): Promise<void> {
   await (await s.stores.get()).setQueuePaused(paused);
   if (!paused) s.manager.reschedule();
