@@ -111,6 +111,7 @@ function verify(file) {
     'dist/worker.js',
     'dist/cli.js',
     'dist/clrun.schema.json',
+    'dist/clsweep.schema.json',
     'dist/tfjs-backend-wasm.wasm',
     'dist/tfjs-backend-wasm-simd.wasm',
     'data/builtin/train-images-idx3-ubyte.gz',

@@ -358,6 +358,9 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     await wb.openFile('small.clsweep.json');
     const lens = page.locator('.codelens-decoration a', { hasText: 'Start Sweep (4 runs)' }).first();
     await lens.waitFor({ timeout: 30_000 });
+    // The file validates against the packaged sweep schema: no squiggle (an unloadable schema puts one on line 1).
+    await page.waitForTimeout(3000);
+    assert.equal(await page.locator('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error').count(), 0, 'the sweep file shows a problem (is dist/clsweep.schema.json packaged?)');
     await lens.click();
     await wb.showRuns();
     const sweepLabel = () => wb.runLabels().then((ls) => ls.find((l) => l.startsWith('Small sweep, sweep, ')));
@@ -369,7 +372,8 @@ export async function mainScenario(ctx: ScenarioContext): Promise<void> {
     }, 10 * min, 1000);
     if (!ctx.contributedCommands.has('contrastiveLab.openSweep')) return `${done}; (no sweep view in this build)`;
     await wb.runRow('Small sweep').click();
-    const frame = await wb.webviewFrame(/^Sweep: Small sweep$/, 60_000);
+    // The panel opens as "Sweep #N" and takes the sweep's name once its summary is read.
+    const frame = await wb.webviewFrame(/^Sweep(: Small sweep| #\d+)$/, 60_000);
     const cells = await waitFor('a 2 × 2 heatmap with a value in every cell', async () => {
       const texts = await frame.locator('button.hm-cell').allInnerTexts();
       return texts.length === 4 && texts.every((t) => /\d/.test(t)) && texts;
