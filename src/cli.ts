@@ -200,6 +200,7 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
   } finally {
+    (await import('./engine/backend')).releaseBackend(); // Dawn's GPU device would keep the process alive
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

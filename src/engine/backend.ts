@@ -24,7 +24,7 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice } from '../core/config';
 import { registerFastKernels } from './fast-kernels';
 import { registerComparisonGradients, registerWasmTrainingKernels } from './wasm-kernels';
-import { startWebgpu, webgpuLocations, WEBGPU_PACKAGE_VERSION } from './webgpu';
+import { startWebgpu, stopWebgpu, webgpuLocations, WEBGPU_PACKAGE_VERSION } from './webgpu';
 
 export type { BackendChoice };
 type BackendName = Exclude<BackendChoice, 'auto'>;
@@ -86,6 +86,14 @@ export async function initBackend(choice: BackendChoice, opts: BackendOptions = 
     }
   }
   throw new Error(`no tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}`);
+}
+
+/**
+ * Releases what keeps the process alive after a run: Dawn's GPU device (webgpu). The worker and
+ * `clab train` call it when the run has ended, so that they exit by themselves.
+ */
+export function releaseBackend(): void {
+  stopWebgpu();
 }
 
 function installHint(name: BackendName): string {
