@@ -22,8 +22,13 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const CHROMIUM_LIB = '/usr/lib/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'clab-webgpu-'));
 
-/** |webgpu − wasm| / max(1, |wasm|) allowed per step: float32 kernels that sum in another order, over 3 Adam/SGD steps. */
-const LOSS_TOLERANCE = 5e-3;
+/**
+ * |webgpu − wasm| / max(1, |wasm|) allowed. Step 1 has the same weights on both: only the forward pass and
+ * the loss differ, by float32 sums in another order. Later steps add the updates, which amplify those
+ * differences (MoCo v1's SGD at lr 0.03 with BatchNorm over 4 images: ~1e-2 after one update).
+ */
+const FIRST_STEP_TOLERANCE = 1e-4;
+const LATER_STEP_TOLERANCE = 2e-2;
 
 function hasSystemVulkanLoader(): boolean {
   try {
@@ -78,7 +83,7 @@ describe('webgpu on SwiftShader', { skip }, () => {
     assert.match(out.named.device, /^software GPU \(WebGPU: google swiftshader/);
   });
 
-  describe(`every method's first steps agree with wasm within ${LOSS_TOLERANCE} (relative)`, () => {
+  describe(`every method's first steps agree with wasm: step 1 within ${FIRST_STEP_TOLERANCE}, steps 2–3 within ${LATER_STEP_TOLERANCE} (relative)`, () => {
     // One child for all methods: shaders compiled for one method serve the next. 1 + 2 steps of batch 4
     // on the tiny encoder, the same initial weights and batches on both backends.
     let results: Map<string, MethodCheck>;
@@ -97,7 +102,7 @@ describe('webgpu on SwiftShader', { skip }, () => {
         assert.equal(r.webgpu.losses.length, 3);
         for (const [i, l] of r.wasm.losses.entries()) {
           const diff = Math.abs(r.webgpu.losses[i] - l) / Math.max(1, Math.abs(l));
-          assert.ok(diff <= LOSS_TOLERANCE, `step ${i}: webgpu ${r.webgpu.losses[i]} vs wasm ${l} (relative difference ${diff.toExponential(2)})`);
+          assert.ok(diff <= (i === 0 ? FIRST_STEP_TOLERANCE : LATER_STEP_TOLERANCE), `step ${i}: webgpu ${r.webgpu.losses[i]} vs wasm ${l} (relative difference ${diff.toExponential(2)})`);
         }
         // Nothing accumulates from step to step (the optimizer's slots exist from the first one on).
         assert.deepEqual(r.webgpu.tensors.slice(1), r.webgpu.tensors.slice(1).map(() => r.webgpu.tensors[1]), `tensors per step: ${r.webgpu.tensors.join(', ')}`);

@@ -27,13 +27,13 @@ export async function enableGpuTraining(s: Services, choice?: NativeBackend): Pr
       {
         label: 'GPU (WebGPU)',
         description: nativePackage('webgpu'),
-        detail: 'Any GPU, no CUDA needed: NVIDIA, AMD and Intel through Vulkan (Linux, Windows), Apple through Metal, D3D12 on Windows; ~40 MB download',
+        detail: 'Any GPU, no CUDA needed: NVIDIA, AMD and Intel through Vulkan (Linux, Windows), Apple through Metal, D3D12 on Windows; ~50 MB download',
         b: 'webgpu',
       },
       ...(gpuPlatform
         ? [{ label: 'GPU (CUDA)', description: nativePackage('tfjs-node-gpu'), detail: 'NVIDIA GPU with CUDA 11.2 and cuDNN 8.1 on the library path; Linux or Windows, x64; ~300 MB download', b: 'tfjs-node-gpu' as const }]
         : []),
-      { label: 'Native CPU', description: nativePackage('tfjs-node'), detail: 'TensorFlow C library on the CPU: much faster than the built-in WebAssembly backend; ~100 MB download', b: 'tfjs-node' },
+      { label: 'Native CPU', description: nativePackage('tfjs-node'), detail: 'TensorFlow C library on the CPU: much faster than the built-in WebAssembly backend', b: 'tfjs-node' },
     ];
     const items = options.map((it) => (installed.includes(it.b) ? { ...it, description: `${it.description} · installed` } : it));
     const picked = await vscode.window.showQuickPick(items, {
