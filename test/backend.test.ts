@@ -212,7 +212,9 @@ test('auto picks tfjs-node from an extension-installed directory, and it compute
   assert.equal(r.info!.device, 'CPU (libtensorflow)');
   assert.equal(r.info!.tried[0].name, 'tfjs-node-gpu');
   assert.match(r.info!.tried[0].error!, /Cannot find module '@tensorflow\/tfjs-node-gpu'/);
-  assert.deepEqual(r.info!.tried[1], { name: 'tfjs-node' });
+  assert.equal(r.info!.tried[1].name, 'webgpu');
+  assert.match(r.info!.tried[1].error!, /Cannot find module 'webgpu'/);
+  assert.deepEqual(r.info!.tried[2], { name: 'tfjs-node' });
   assert.equal(r.engineBackend, 'tensorflow');
   assert.deepEqual(r.matmul, [17, 39]);
 });

@@ -36,7 +36,10 @@ export interface BackendOptions {
   /** Directory with the tfjs-backend-wasm*.wasm files; defaults to next to the bundle, then node_modules. */
   wasmDir?: string;
   log?: (msg: string) => void;
-  /** Loads a native package from our own node_modules; tests replace it. Default: require from this file. */
+  /**
+   * Loads a native package from our own node_modules; tests replace it (and then `webgpu` is not looked
+   * for in our node_modules either). Default: require from this file.
+   */
   requireFn?: (id: string) => unknown;
 }
 
@@ -73,7 +76,7 @@ export async function initBackend(choice: BackendChoice, opts: BackendOptions = 
           : name === 'cpu'
             ? await startCpu()
             : name === 'webgpu'
-              ? await startWebgpu({ locations: webgpuLocations(opts.extraModuleDirs), allowSoftware: choice === 'webgpu', log })
+              ? await startWebgpu({ locations: webgpuLocations(opts.extraModuleDirs, !opts.requireFn), allowSoftware: choice === 'webgpu', log })
               : await startNative(name, opts);
       tried.push({ name });
       log(`tfjs backend ${name}: ${device}`);

@@ -10,6 +10,7 @@
 // defined". Tensors whose values are on the CPU already (uploads, values read once) still read
 // synchronously, as on every backend.
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -172,11 +173,18 @@ async function loadDawn(locations: WebgpuLocation[]): Promise<DawnModule> {
   throw new Error(`Cannot find module 'webgpu' (looked in ${notFound.join(', ')})`);
 }
 
-export function webgpuLocations(extraModuleDirs: string[] = []): WebgpuLocation[] {
+export function webgpuLocations(extraModuleDirs: string[] = [], ownNodeModules = true): WebgpuLocation[] {
   const own = createRequire(__filename);
   return [
-    { where: 'node_modules', resolve: own.resolve },
-    ...extraModuleDirs.map((dir) => ({ where: dir, resolve: createRequire(path.join(dir, 'noop.js')).resolve })),
+    ...(ownNodeModules ? [{ where: 'node_modules', resolve: own.resolve }] : []),
+    // The package itself in DIR/node_modules: Node's resolution would also walk up DIR's parents.
+    ...extraModuleDirs.map((dir) => ({
+      where: dir,
+      resolve: (id: string) => {
+        if (!existsSync(path.join(dir, 'node_modules', id, 'package.json'))) throw new Error(`Cannot find module '${id}' in ${dir}`);
+        return createRequire(path.join(dir, 'noop.js')).resolve(id);
+      },
+    })),
   ];
 }
 
