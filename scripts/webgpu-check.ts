@@ -5,11 +5,11 @@
  * steady step time. Prints one JSON line per method (`--json`) or a table.
  *
  *   node --import tsx scripts/webgpu-check.ts [--methods simclr,byol|all] [--steps 3] [--warmup 1] [--batch 256]
- *        [--encoder small] [--train 0] [--json]
+ *        [--encoder small] [--train 0] [--test 0] [--params '{"cpc":{"patchStride":10}}'] [--json]
  *
  * Defaults are each method's default config (batch 256, encoder 'small'), as scripts/gpu-check.sh runs it
  * on a GPU. --train N uses the first N training images of the built-in set (0 = all 6000); memory banks
- * are sized for them. The test suite (test/webgpu.test.ts) runs it on SwiftShader with a tiny config.
+ * are sized for them. --params: per-method `params` overrides (JSON). The test suite (test/webgpu.test.ts) runs it on SwiftShader with a tiny config.
  * webgpu is named, so a software adapter is accepted: the device line says which adapter it was.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     encoder: { type: 'string', default: 'small' },
     train: { type: 'string', default: '0' },
     test: { type: 'string', default: '0' },
+    params: { type: 'string', default: '{}' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -66,7 +67,18 @@ function cut(s: Split, count: number): Split {
   return { ...s, count, images: s.images.subarray(0, count * s.height * s.width * s.channels), labels: s.labels.subarray(0, count) };
 }
 
-async function run(backend: BackendChoice, methodId: string, data: Dataset, o: { steps: number; warmup: number; batch: number; encoder: string }): Promise<BackendRun> {
+interface CheckOptions {
+  steps: number;
+  warmup: number;
+  batch: number;
+  encoder: string;
+  train: number;
+  test: number;
+  /** Per method, `params` overrides. */
+  params?: Record<string, Record<string, unknown>>;
+}
+
+async function run(backend: BackendChoice, methodId: string, data: Dataset, o: CheckOptions): Promise<BackendRun> {
   const out: BackendRun = { backend, device: '', losses: [], stepMs: [], tensors: [], gpuBytes: [], refusedSyncReads: 0 };
   let info;
   try {
@@ -75,7 +87,8 @@ async function run(backend: BackendChoice, methodId: string, data: Dataset, o: {
     return { ...out, error: (e as Error).message.split('\n')[0] };
   }
   out.device = info.device;
-  const { config, problems } = resolveConfig({ method: methodId, batchSize: o.batch, encoder: { preset: o.encoder }, backend, seed: 0 });
+  const params = o.params?.[methodId];
+  const { config, problems } = resolveConfig({ method: methodId, batchSize: o.batch, encoder: { preset: o.encoder }, backend, seed: 0, ...(params ? { params } : {}) });
   if (!config) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('; '));
   const train = data.train;
   const stats = channelStats(train);
@@ -117,7 +130,7 @@ async function run(backend: BackendChoice, methodId: string, data: Dataset, o: {
   return out;
 }
 
-export async function checkMethods(methods: string[], o: { steps: number; warmup: number; batch: number; encoder: string; train: number; test: number }, onResult?: (r: MethodCheck) => void): Promise<MethodCheck[]> {
+export async function checkMethods(methods: string[], o: CheckOptions, onResult?: (r: MethodCheck) => void): Promise<MethodCheck[]> {
   const full = loadDataset('builtin');
   const data: Dataset = { ...full, train: cut(full.train, o.train), test: cut(full.test, o.test) };
   const results: MethodCheck[] = [];
@@ -138,7 +151,15 @@ async function main(): Promise<void> {
   const methods = values.methods === 'all' ? METHOD_IDS : values.methods!.split(',');
   const unknown = methods.filter((m) => !METHOD_IDS.includes(m));
   if (unknown.length) throw new Error(`unknown method ${unknown.join(', ')} (known: ${METHOD_IDS.join(', ')}, or all)`);
-  const o = { steps: Number(values.steps), warmup: Number(values.warmup), batch: Number(values.batch), encoder: values.encoder!, train: Number(values.train), test: Number(values.test) };
+  const o: CheckOptions = {
+    steps: Number(values.steps),
+    warmup: Number(values.warmup),
+    batch: Number(values.batch),
+    encoder: values.encoder!,
+    train: Number(values.train),
+    test: Number(values.test),
+    params: JSON.parse(values.params!) as CheckOptions['params'],
+  };
   if (!values.json) {
     process.stdout.write(`webgpu vs wasm: ${o.warmup} warm-up + ${o.steps} measured steps per method, batch ${o.batch}, encoder '${o.encoder}', the same initial weights and batches\n\n`);
     process.stdout.write('| method | webgpu device | warm-up (ms, shader compilation) | webgpu ms/step | webgpu views/s | wasm ms/step | max loss diff (rel.) | tensors flat | sync GPU reads |\n|---|---|---|---|---|---|---|---|---|\n');

@@ -83,12 +83,15 @@ describe('webgpu on SwiftShader', { skip }, () => {
     assert.match(out.named.device, /^software GPU \(WebGPU: google swiftshader/);
   });
 
-  describe(`every method's first steps agree with wasm: step 1 within ${FIRST_STEP_TOLERANCE}, steps 2–3 within ${LATER_STEP_TOLERANCE} (relative)`, () => {
-    // One child for all methods: shaders compiled for one method serve the next. 1 + 2 steps of batch 4
-    // on the tiny encoder, the same initial weights and batches on both backends.
+  describe(`every method's first steps agree with wasm: step 1 within ${FIRST_STEP_TOLERANCE}, step 2 within ${LATER_STEP_TOLERANCE} (relative)`, () => {
+    // One child for all methods: shaders compiled for one method serve the next. 2 steps of batch 4 on
+    // the tiny encoder, the same initial weights and batches on both backends; CPC's patch grid cut to
+    // 3×3 (its default 6×6 grid and 5 context blocks take 10× the time of any other method here).
     let results: Map<string, MethodCheck>;
     before(async () => {
-      const args = ['--methods', 'all', '--batch', '4', '--encoder', 'tiny', '--train', '64', '--test', '16', '--warmup', '1', '--steps', '2', '--json'];
+      const grid = { patchSize: 8, patchStride: 10, minOffset: 1, maxOffset: 2, contextBlocks: 1, negatives: 16 };
+      const params = JSON.stringify({ cpc: grid, cpcv2: grid });
+      const args = ['--methods', 'all', '--batch', '4', '--encoder', 'tiny', '--train', '64', '--test', '16', '--warmup', '0', '--steps', '2', '--params', params, '--json'];
       const out = await runChild('scripts/webgpu-check.ts', args, 900_000);
       results = new Map(out.trim().split('\n').map((l) => JSON.parse(l) as MethodCheck).map((r) => [r.method, r]));
     });
@@ -99,14 +102,14 @@ describe('webgpu on SwiftShader', { skip }, () => {
         assert.equal(r.wasm.error, undefined, `wasm: ${r.wasm.error}`);
         assert.equal(r.webgpu.error, undefined, `webgpu: ${r.webgpu.error}`);
         assert.equal(r.webgpu.backend, 'webgpu');
-        assert.equal(r.webgpu.losses.length, 3);
+        assert.equal(r.webgpu.losses.length, 2);
         for (const [i, l] of r.wasm.losses.entries()) {
           const diff = Math.abs(r.webgpu.losses[i] - l) / Math.max(1, Math.abs(l));
           assert.ok(diff <= (i === 0 ? FIRST_STEP_TOLERANCE : LATER_STEP_TOLERANCE), `step ${i}: webgpu ${r.webgpu.losses[i]} vs wasm ${l} (relative difference ${diff.toExponential(2)})`);
         }
         // Nothing accumulates from step to step (the optimizer's slots exist from the first one on).
-        assert.deepEqual(r.webgpu.tensors.slice(1), r.webgpu.tensors.slice(1).map(() => r.webgpu.tensors[1]), `tensors per step: ${r.webgpu.tensors.join(', ')}`);
-        assert.deepEqual(r.webgpu.gpuBytes.slice(1), r.webgpu.gpuBytes.slice(1).map(() => r.webgpu.gpuBytes[1]), `GPU bytes per step: ${r.webgpu.gpuBytes.join(', ')}`);
+        assert.equal(r.webgpu.tensors[1], r.webgpu.tensors[0], `tensors after each step: ${r.webgpu.tensors.join(', ')}`);
+        assert.equal(r.webgpu.gpuBytes[1], r.webgpu.gpuBytes[0], `GPU bytes after each step: ${r.webgpu.gpuBytes.join(', ')}`);
         assert.equal(r.webgpu.refusedSyncReads, 0);
       });
   });
