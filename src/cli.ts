@@ -38,7 +38,7 @@ ${Object.entries(TRAIN_FLAGS)
   .map(([k, f]) => `  --${k.padEnd(13)}${f.help}`)
   .join('\n')}
   --set K=V      set any config key by its dotted path (repeatable)
-  --extra-module-dir DIR   also look for @tensorflow/tfjs-node(-gpu) under DIR/node_modules
+  --extra-module-dir DIR   also look for @tensorflow/tfjs-node(-gpu) and webgpu under DIR/node_modules
 `;
 
 const OPTIONS = {
