@@ -35,11 +35,11 @@ export function isSoftwareAdapter(info: Omit<AdapterDescription, 'software'> & {
   return info.isFallbackAdapter === true || SOFTWARE_ADAPTER.test(`${info.vendor} ${info.architecture} ${info.device} ${info.description}`);
 }
 
-/** "GPU (WebGPU: nvidia ampere, NVIDIA H100 80GB HBM3)"; a software adapter says so first. */
+/** "GPU (WebGPU: <vendor> <architecture>, <device>, <description>)" as Dawn names them; a software adapter says so first. */
 export function describeAdapter(a: AdapterDescription): string {
   const name = [a.vendor, a.architecture].filter(Boolean).join(' ');
-  const detail = a.description || a.device;
-  const text = `WebGPU: ${[name, detail].filter(Boolean).join(', ') || 'unnamed adapter'}`;
+  const parts = [name, a.device, a.description].filter((p, i, all) => p && all.indexOf(p) === i);
+  const text = `WebGPU: ${parts.join(', ') || 'unnamed adapter'}`;
   return a.software ? `software GPU (${text}; a CPU implementation, for correctness checks only)` : `GPU (${text})`;
 }
 
