@@ -16,6 +16,7 @@ import type { WorkerEvent } from '../src/core/events';
 import { METHOD_IDS } from '../src/core/methods';
 import { RunStore } from '../src/store/store';
 import type { MethodCheck } from '../scripts/webgpu-check';
+import { describeAdapter, isSoftwareAdapter } from '../src/engine/webgpu';
 
 const root = resolve(__dirname, '..');
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -67,6 +68,17 @@ function runChild(file: string, args: string[], timeoutMs: number): Promise<stri
     child.on('close', (code, signal) => (code === 0 ? res(out) : rej(new Error(`${file} exited with ${code ?? signal}: ${err.slice(-2000)}`))));
   });
 }
+
+test('adapters: software ones are told apart by the fallback flag or their name, and the device text names each part once', () => {
+  const nvidia = { vendor: 'nvidia', architecture: 'hopper', device: 'NVIDIA H200', description: 'NVIDIA: 550.54.15' };
+  assert.equal(isSoftwareAdapter(nvidia), false);
+  assert.equal(isSoftwareAdapter({ ...nvidia, isFallbackAdapter: true }), true);
+  assert.equal(isSoftwareAdapter({ vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 15.0.6, 256 bits)', description: '' }), true);
+  assert.equal(isSoftwareAdapter({ vendor: 'microsoft', architecture: '', device: 'Microsoft Basic Render Driver', description: '' }), true);
+  assert.equal(describeAdapter({ ...nvidia, software: false }), 'GPU (WebGPU: nvidia hopper, NVIDIA H200, NVIDIA: 550.54.15)');
+  assert.equal(describeAdapter({ vendor: 'apple', architecture: 'metal-3', device: '', description: '', software: false }), 'GPU (WebGPU: apple metal-3)');
+  assert.match(describeAdapter({ vendor: 'google', architecture: 'swiftshader', device: 'SwiftShader', description: 'SwiftShader', software: true }), /^software GPU \(WebGPU: google swiftshader, SwiftShader; a CPU implementation/);
+});
 
 describe('webgpu on SwiftShader', { skip }, () => {
   test("'auto' passes over a software adapter; 'webgpu' named uses it and records the adapter as the device", async () => {
