@@ -5,6 +5,7 @@ import {
   explainLoadFailure,
   installedNativeBackends,
   installNativeBackend,
+  NATIVE_BACKENDS,
   nativePackage,
   resolveNpm,
   verifyScript,
@@ -20,6 +21,8 @@ import type { Services } from './services';
  */
 export async function enableGpuTraining(s: Services, choice?: NativeBackend): Promise<boolean> {
   const installed = installedNativeBackends(s.nativeDir);
+  // A command argument (another extension, a keybinding) is used only when it names a known package.
+  if (choice !== undefined && !NATIVE_BACKENDS.includes(choice)) choice = undefined;
   if (!choice) {
     const gpuPlatform = process.platform === 'linux' || process.platform === 'win32';
     type Item = vscode.QuickPickItem & { b: NativeBackend };
