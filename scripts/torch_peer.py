@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-"""PyTorch peer for throughput comparisons: trains the same small convnet with the same method on the CPU.
+"""PyTorch peer for throughput comparisons: trains the same small convnet with the same method, on the CPU
+or (--device cuda) on an NVIDIA GPU. `npm run bench` runs it side by side with ours.
 
-Run with Debian's PyTorch (apt-get install python3-torch; then /usr/bin/python3, not another python3);
-`npm run bench` runs it beside the tfjs rows:
-  /usr/bin/python3 scripts/torch_peer.py --method simclr --arch '{"convs":[[32,1],[64,2],[128,2]],"bn":true}' \
-      --proj 256,128 --batch 256 --steps 20 --threads 2
-Prints one JSON line: {"peer":"pytorch","torch":"1.13...","method":...,"views_per_s":...,"ms_per_step":...}
+Run with a python3 that has torch (Debian: apt-get install python3-torch, then /usr/bin/python3):
+  python3 scripts/torch_peer.py --method simclr --arch '{"convs":[[32,1],[64,2],[128,2]],"bn":true}' \
+      --proj 256,128 --batch 256 --steps 20 --threads 2 [--device cuda]
+Prints one JSON line: {"peer":"pytorch","torch":"1.13...","method":...,"device":...,"views_per_s":...,"ms_per_step":...}
 
 --arch "convs" is a list of [filters, stride] 3x3 convolutions (padding 'same'), each followed by
 BatchNorm (if "bn") and ReLU, then global average pooling. Input is --input HxWxC (default 28x28x1).
 --data random: random tensors (model step only). --data fmnist: real Fashion-MNIST batches from the IDX
-files in --data-dir (default: the repository's built-in subset, data/builtin) with a batched
-crop/flip/brightness-contrast augmentation (augmentation time counted).
+files in --data-dir (default: the repository's data/builtin) with a batched crop/flip/brightness-contrast
+augmentation on the same device (augmentation time counted). On CUDA the clock is read after
+torch.cuda.synchronize(), and the warm-up steps (cuDNN autotuning, allocations) are not timed.
 """
 import argparse, gzip, json, math, os, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -27,7 +28,10 @@ p.add_argument('--warmup', type=int, default=3)
 p.add_argument('--threads', type=int, default=os.cpu_count())
 p.add_argument('--data', default='random', choices=['random', 'fmnist'])
 p.add_argument('--data-dir', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'builtin'))
+p.add_argument('--device', default='cpu', help='cpu or cuda')
 a = p.parse_args()
+dev = torch.device(a.device)
+if dev.type == 'cuda' and not torch.cuda.is_available(): sys.exit('torch has no usable CUDA device here')
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 H, W, C = (int(v) for v in a.input.split('x'))
@@ -55,31 +59,36 @@ if a.method in ('byol', 'moco'):
     import copy
     tenc, tproj = copy.deepcopy(enc), copy.deepcopy(proj)
     for q in list(tenc.parameters()) + list(tproj.parameters()): q.requires_grad = False
-queue = F.normalize(torch.randn(4096, po), dim=1) if a.method == 'moco' else None
+queue = F.normalize(torch.randn(4096, po), dim=1).to(dev) if a.method == 'moco' else None
+for m_ in [enc, proj, pred] + ([tenc, tproj] if a.method in ('byol', 'moco') else []):
+    if m_ is not None: m_.to(dev)
 opt = torch.optim.Adam(params, 1e-3)
+def sync():
+    if dev.type == 'cuda': torch.cuda.synchronize()
 
 def augment(x):
     B = x.shape[0]
-    s = torch.empty(B).uniform_(0.2, 1.0); r = torch.exp(torch.empty(B).uniform_(math.log(3 / 4), math.log(4 / 3)))
+    d = x.device
+    s = torch.empty(B, device=d).uniform_(0.2, 1.0); r = torch.exp(torch.empty(B, device=d).uniform_(math.log(3 / 4), math.log(4 / 3)))
     w = torch.sqrt(s * r).clamp(max=1); h = torch.sqrt(s / r).clamp(max=1)
-    cx = (torch.rand(B) * 2 - 1) * (1 - w); cy = (torch.rand(B) * 2 - 1) * (1 - h)
-    flip = torch.where(torch.rand(B) < 0.5, -1.0, 1.0)
-    theta = torch.zeros(B, 2, 3); theta[:, 0, 0] = w * flip; theta[:, 0, 2] = cx; theta[:, 1, 1] = h; theta[:, 1, 2] = cy
+    cx = (torch.rand(B, device=d) * 2 - 1) * (1 - w); cy = (torch.rand(B, device=d) * 2 - 1) * (1 - h)
+    flip = torch.where(torch.rand(B, device=d) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(B, 2, 3, device=d); theta[:, 0, 0] = w * flip; theta[:, 0, 2] = cx; theta[:, 1, 1] = h; theta[:, 1, 2] = cy
     x = F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), align_corners=False)
-    m = (torch.rand(B, 1, 1, 1) < 0.8).float()
-    b = 1 + (torch.rand(B, 1, 1, 1) * 0.8 - 0.4); c = 1 + (torch.rand(B, 1, 1, 1) * 0.8 - 0.4)
+    m = (torch.rand(B, 1, 1, 1, device=d) < 0.8).float()
+    b = 1 + (torch.rand(B, 1, 1, 1, device=d) * 0.8 - 0.4); c = 1 + (torch.rand(B, 1, 1, 1, device=d) * 0.8 - 0.4)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return m * ((x * b - mean * b) * c + mean * b).clamp(0, 1) + (1 - m) * x
 
 if a.data == 'fmnist':
     with gzip.open(os.path.join(a.data_dir, 'train-images-idx3-ubyte.gz')) as f:
         import numpy as np
-        X = torch.tensor(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).copy()).float().div(255)
+        X = torch.tensor(np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28).copy()).float().div(255).to(dev)
     def batch(i):
-        idx = torch.randint(0, len(X), (a.batch,)); x = X[idx]
+        idx = torch.randint(0, len(X), (a.batch,), device=dev); x = X[idx]
         return augment(x), augment(x)
 else:
-    x1, x2 = torch.randn(a.batch, C, H, W), torch.randn(a.batch, C, H, W)
+    x1, x2 = torch.randn(a.batch, C, H, W, device=dev), torch.randn(a.batch, C, H, W, device=dev)
     def batch(i): return x1, x2
 
 def step(i):
@@ -88,7 +97,7 @@ def step(i):
     if a.method == 'simclr':
         z = F.normalize(torch.cat([proj(enc(v1)), proj(enc(v2))]), dim=1)
         sim = z @ z.t() / 0.5; sim.fill_diagonal_(-1e9)
-        loss = F.cross_entropy(sim, torch.cat([torch.arange(B, 2 * B), torch.arange(0, B)]))
+        loss = F.cross_entropy(sim, torch.cat([torch.arange(B, 2 * B), torch.arange(0, B)]).to(dev))
     elif a.method == 'simsiam':
         z1, z2 = proj(enc(v1)), proj(enc(v2))
         loss = -(F.cosine_similarity(pred(z1), z2.detach()).mean() + F.cosine_similarity(pred(z2), z1.detach()).mean()) / 2
@@ -100,7 +109,7 @@ def step(i):
         q = F.normalize(proj(enc(v1)), dim=1)
         with torch.no_grad(): k = F.normalize(tproj(tenc(v2)), dim=1)
         logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.t()], 1) / 0.2
-        loss = F.cross_entropy(logits, torch.zeros(B, dtype=torch.long))
+        loss = F.cross_entropy(logits, torch.zeros(B, dtype=torch.long, device=dev))
     opt.zero_grad(); loss.backward(); opt.step()
     if a.method == 'moco':  # enqueue the newest keys, dequeue the oldest (after the step: the queue is a constant)
         with torch.no_grad(): queue.copy_(torch.cat([k, queue[:-B]]))
@@ -111,9 +120,12 @@ def step(i):
     return loss.item()
 
 for i in range(a.warmup): step(i)
+sync()
 t0 = time.perf_counter()
 for i in range(a.steps): step(i)
+sync()
 dt = time.perf_counter() - t0
-print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': a.threads, 'method': a.method, 'arch': arch,
+name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu'
+print(json.dumps({'peer': 'pytorch', 'torch': torch.__version__, 'threads': a.threads, 'method': a.method, 'arch': arch, 'device': name,
                   'batch': a.batch, 'data': a.data, 'views_per_s': round(2 * a.batch * a.steps / dt, 1),
                   'ms_per_step': round(1000 * dt / a.steps, 2)}))

@@ -4,8 +4,12 @@
  * (scripts/torch_peer.py) with the same architecture, method, batch and optimizer, run in the same
  * invocation so the ratio compares like with like on the same machine state.
  *
- *   npm run bench -- [--method simclr|…|all] [--batch 256] [--steps 10] [--warmup 2] [--backends wasm,cpu]
- *                    [--threads 1,2] [--peer-threads 1,2] [--peer PATH | --no-peer] [--train-size 60000] [--json]
+ *   npm run bench -- [--method simclr|…|all] [--batch 256] [--steps 10] [--warmup 2] [--backends webgpu,wasm]
+ *                    [--threads 1,2] [--peer-threads 1,2] [--peer PATH | --no-peer] [--peer-device cpu|cuda]
+ *                    [--python /usr/bin/python3] [--train-size 60000] [--json]
+ *
+ * --warmup steps are not timed: on webgpu they compile the shaders (each kernel and shape once), which
+ * the "warm-up" column reports separately. --peer-device cuda runs the peer on the GPU (torch with CUDA).
  *
  * --method: SimCLR by default; a comma-separated list or `all` benches each method with its own default
  * config (the peer exists for simclr, mocov1/mocov2 (its `moco`), byol and simsiam). Each row also gives
@@ -43,12 +47,13 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '256' },
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
-    backends: { type: 'string', default: 'tfjs-node-gpu,tfjs-node,wasm,cpu' },
+    backends: { type: 'string', default: 'tfjs-node-gpu,webgpu,tfjs-node,wasm,cpu' },
     'cpu-steps': { type: 'string', default: '1' },
     'cpu-batch': { type: 'string', default: '32' },
     threads: { type: 'string' },
     'peer-threads': { type: 'string' },
     peer: { type: 'string' },
+    'peer-device': { type: 'string', default: 'cpu' },
     'no-peer': { type: 'boolean', default: false },
     python: { type: 'string', default: '/usr/bin/python3' },
     json: { type: 'boolean', default: false },
@@ -64,6 +69,8 @@ interface Result {
   steps: number;
   viewsPerSecond?: number;
   msPerStep?: number;
+  /** The untimed warm-up steps' wall time (ms): shader compilation on webgpu. */
+  warmupMs?: number;
   /** Process CPU time per step (all threads): what the step costs, whatever share of the machine it got. */
   cpuMsPerStep?: number;
   /** One epoch of --train-size images at this speed (wall, and on one idle core from the CPU time). */
@@ -93,6 +100,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
   const parallel = await startDataParallel({ config, backend: info.backend, method, inputShape: [28, 28, 1], trainSize, totalSteps: steps + warmup, batchSize: batch });
   const rng = new Rng(1);
   const views = [config.augment.view1, config.augment.view2];
+  const tWarm = performance.now();
   let t0 = 0;
   let cpu0 = 0;
   const cpuMs = () => {
@@ -112,6 +120,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
     tf.dispose(v);
   }
   const dt = (performance.now() - t0) / 1000;
+  const warmupMs = warmup > 0 ? t0 - tWarm : undefined;
   const cpuMsPerStep = (cpuMs() - cpu0) / steps;
   await parallel?.close();
   optimizer.dispose();
@@ -126,6 +135,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
     steps,
     viewsPerSecond: (2 * batch * steps) / dt,
     msPerStep: (1000 * dt) / steps,
+    warmupMs,
     cpuMsPerStep,
     epochSeconds: (stepsPerEpoch * dt) / steps,
     epochCpuSeconds: (stepsPerEpoch * cpuMsPerStep) / 1000,
@@ -138,12 +148,12 @@ function runPeer(methodId: string, batch: number, steps: number, warmup: number,
   if (!existsSync(script)) return { ...base, error: `peer script not found at ${script} (pass --peer PATH)` };
   if (!existsSync(values.python!)) return { ...base, error: `${values.python} not found` };
   const arch = JSON.stringify({ convs: CONVNET_PRESETS.small, bn: true });
-  const args = [script, '--method', PEER_METHOD[methodId], '--arch', arch, '--proj', '256,128', '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads), '--data', 'fmnist'];
+  const args = [script, '--method', PEER_METHOD[methodId], '--arch', arch, '--proj', '256,128', '--batch', String(batch), '--steps', String(steps), '--warmup', String(warmup), '--threads', String(threads), '--data', 'fmnist', '--data-dir', resolve(__dirname, '..', 'data', 'builtin'), '--device', values['peer-device']!];
   const r = spawnSync(values.python!, args, { encoding: 'utf8', timeout: 30 * 60_000 });
   if (r.status !== 0) return { ...base, error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { views_per_s: number; ms_per_step: number; torch: string; threads: number };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { views_per_s: number; ms_per_step: number; torch: string; threads: number; device?: string };
   const epochSeconds = (Math.floor(Number(values['train-size']) / batch) * out.ms_per_step) / 1000;
-  return { ...base, device: `CPU, ${out.threads} threads, torch ${out.torch}`, viewsPerSecond: out.views_per_s, msPerStep: out.ms_per_step, torch: out.torch, epochSeconds };
+  return { ...base, device: out.device && out.device !== 'cpu' ? `GPU (${out.device}), torch ${out.torch}` : `CPU, ${out.threads} threads, torch ${out.torch}`, viewsPerSecond: out.views_per_s, msPerStep: out.ms_per_step, torch: out.torch, epochSeconds };
 }
 
 async function main(): Promise<void> {
@@ -188,11 +198,11 @@ async function main(): Promise<void> {
   }
   process.stdout.write(`\nTraining throughput, encoder 'small' (conv 32/1, 64/2, 128/2 + BN), each method's default config, augmentation included\nmachine: ${machine}\n`);
   process.stdout.write(`epoch = ${Math.floor(Number(values['train-size']) / batch)} steps of ${batch} (--train-size ${values['train-size']}); "on one idle core" = from the CPU time\n\n`);
-  process.stdout.write(`| method | backend | device | threads | batch | views/s | ms/step | CPU ms/step | epoch (wall) | epoch on one idle core |\n|---|---|---|---|---|---|---|---|---|---|\n`);
+  process.stdout.write(`| method | backend | device | threads | batch | views/s | ms/step | warm-up | CPU ms/step | epoch (wall) | epoch on one idle core |\n|---|---|---|---|---|---|---|---|---|---|---|\n`);
   const secs = (s?: number) => (s === undefined ? '-' : `${s.toFixed(0)} s`);
   for (const r of results)
     process.stdout.write(
-      `| ${r.method} | ${r.backend} | ${r.device ?? '-'} | ${r.threads ?? '-'} | ${r.batch} | ${r.viewsPerSecond?.toFixed(1) ?? `n/a (${r.error})`} | ${r.msPerStep?.toFixed(0) ?? '-'} | ${r.cpuMsPerStep?.toFixed(0) ?? '-'} | ${secs(r.epochSeconds)} | ${secs(r.epochCpuSeconds)} |\n`,
+      `| ${r.method} | ${r.backend} | ${r.device ?? '-'} | ${r.threads ?? '-'} | ${r.batch} | ${r.viewsPerSecond?.toFixed(1) ?? `n/a (${r.error})`} | ${r.msPerStep?.toFixed(0) ?? '-'} | ${r.warmupMs === undefined ? '-' : `${(r.warmupMs / 1000).toFixed(1)} s`} | ${r.cpuMsPerStep?.toFixed(0) ?? '-'} | ${secs(r.epochSeconds)} | ${secs(r.epochCpuSeconds)} |\n`,
     );
   for (const { method, ratio, best } of ratios) process.stdout.write(`\n${method}: ratio ${best.backend}${(best.threads ?? 1) > 1 ? ` ×${best.threads} threads` : ''} / best PyTorch peer row: ${ratio.toFixed(3)}×`);
   process.stdout.write(ratios.length ? '\n' : '\nno ratio: the peer did not run or has none of these methods\n');

@@ -43,7 +43,7 @@ ${Object.entries(TRAIN_FLAGS)
   .map(([k, f]) => `  --${k.padEnd(13)}${f.help}`)
   .join('\n')}
   --set K=V      set any config key by its dotted path (repeatable)
-  --extra-module-dir DIR   also look for @tensorflow/tfjs-node(-gpu) under DIR/node_modules
+  --extra-module-dir DIR   also look for @tensorflow/tfjs-node(-gpu) and webgpu under DIR/node_modules
 `;
 
 const OPTIONS = {
@@ -232,6 +232,7 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
   } finally {
+    (await import('./engine/backend')).releaseBackend(); // Dawn's GPU device would keep the process alive
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -155,6 +155,20 @@ test('gather, depthwise conv, einsum and comparisons train on wasm and match cpu
   for (const [name, f] of Object.entries(cases)) assertClose(await on('wasm', f), await on('cpu', f), name);
 });
 
+test("cropAndResize on wasm cuts a top-row box of the crop's own size where cpu does (CPC's patch grid)", async () => {
+  await initBackend('wasm');
+  const pixels = values(2 * 28 * 28, 18);
+  // Exact-size boxes [y1, x1, y2, x2] / 27: top row at x = 0, 10, 20 (wasm's own kernel returned x = 0 for
+  // all three), a lower row, and a resampled and a flipped box on the same batch.
+  const boxes = [[0, 0, 7, 7], [0, 10, 7, 17], [0, 20, 7, 27], [10, 10, 17, 17], [0.5, 3, 9, 14], [0, 17, 7, 10]].flatMap((b) => b.map((v) => v / 27));
+  const crop = (withTopRow: boolean) => () => {
+    const bx = withTopRow ? boxes : boxes.slice(12, 20);
+    return tf.image.cropAndResize(tf.tensor4d(pixels, [2, 28, 28, 1]), tf.tensor2d(bx, [bx.length / 4, 4]), tf.tensor1d(withTopRow ? [0, 0, 1, 1, 0, 1] : [1, 0], 'int32'), [8, 8], 'bilinear');
+  };
+  assertClose(await on('wasm', crop(true)), await on('cpu', crop(true)), 'boxes with a top edge at 0');
+  assertClose(await on('wasm', crop(false)), await on('cpu', crop(false)), 'boxes below the top (wasm kernel)');
+});
+
 test('forcing wasm or cpu reports the device, and the kernels training needs are there', async () => {
   const wasm = await initBackend('wasm');
   assert.equal(wasm.backend, 'wasm');
@@ -212,7 +226,9 @@ test('auto picks tfjs-node from an extension-installed directory, and it compute
   assert.equal(r.info!.device, 'CPU (libtensorflow)');
   assert.equal(r.info!.tried[0].name, 'tfjs-node-gpu');
   assert.match(r.info!.tried[0].error!, /Cannot find module '@tensorflow\/tfjs-node-gpu'/);
-  assert.deepEqual(r.info!.tried[1], { name: 'tfjs-node' });
+  assert.equal(r.info!.tried[1].name, 'webgpu');
+  assert.match(r.info!.tried[1].error!, /Cannot find module 'webgpu'/);
+  assert.deepEqual(r.info!.tried[2], { name: 'tfjs-node' });
   assert.equal(r.engineBackend, 'tensorflow');
   assert.deepEqual(r.matmul, [17, 39]);
 });

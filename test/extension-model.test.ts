@@ -11,10 +11,16 @@ import {
   installArgs,
   installedNativeBackends,
   installNativeBackend,
+  NATIVE_BACKENDS,
+  NO_ADAPTER_EXIT,
   NPM_MISSING,
   resolveNpm,
+  SOFTWARE_ADAPTER_EXIT,
   TFJS_VERSION,
+  verifyScript,
+  WEBGPU_VERSION,
 } from '../src/extension/gpuInstall';
+import { WEBGPU_PACKAGE_VERSION } from '../src/engine/webgpu';
 import { applyRunDefaults, cachedDatasets, datasetSpecForFolder, discoverDatasets, keyFields, parseInput, resolveDatasetPath, setPath, suggestedFileName, validateAnswer } from '../src/extension/newRunModel';
 import { readSettings } from '../src/extension/settings';
 
@@ -154,6 +160,32 @@ describe('Enable GPU Training', () => {
     assert.deepEqual(installArgs('/s/native', 'tfjs-node-gpu'), ['install', '--prefix', '/s/native', '--save-exact', '--no-audit', '--no-fund', '--foreground-scripts', `@tensorflow/tfjs-node-gpu@${TFJS_VERSION}`]);
   });
 
+  test('offers WebGPU first, at the webgpu version the tests run against, and finds each installed package', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    assert.equal(WEBGPU_VERSION, pkg.devDependencies.webgpu);
+    assert.equal(WEBGPU_PACKAGE_VERSION, WEBGPU_VERSION, 'the worker names another webgpu version in its install hint');
+    assert.deepEqual(NATIVE_BACKENDS, ['webgpu', 'tfjs-node-gpu', 'tfjs-node']);
+    assert.deepEqual(installArgs('/s/native', 'webgpu'), ['install', '--prefix', '/s/native', '--save-exact', '--no-audit', '--no-fund', '--foreground-scripts', `webgpu@${WEBGPU_VERSION}`]);
+    const dir = join(tmp, 'native-detect');
+    for (const p of ['webgpu', '@tensorflow/tfjs-node-gpu']) {
+      mkdirSync(join(dir, 'node_modules', p), { recursive: true });
+      writeFileSync(join(dir, 'node_modules', p, 'package.json'), '{}');
+    }
+    assert.deepEqual(installedNativeBackends(dir), ['webgpu', 'tfjs-node-gpu']);
+  });
+
+  test('the WebGPU check tells a software adapter and a missing GPU apart', () => {
+    const soft = explainLoadFailure('webgpu', 'loaded webgpu 0.6.2: adapter google swiftshader SwiftShader driver 5.0.0 (software)\n', SOFTWARE_ADAPTER_EXIT);
+    assert.match(soft, /only GPU adapter Dawn finds is a software one \(google swiftshader SwiftShader driver 5\.0\.0\)/);
+    assert.match(soft, /“auto” do not use it/);
+    assert.match(explainLoadFailure('webgpu', 'Error: Dawn found no GPU adapter\n', NO_ADAPTER_EXIT), /Vulkan loader \(libvulkan1\)/);
+    assert.match(explainLoadFailure('webgpu', "Error: Cannot find module 'webgpu'\n", 1), /does not load: Error: Cannot find module/);
+    // The script the extension runs is valid JavaScript that looks for the package in the given folder only.
+    const script = verifyScript('/no/such/dir', 'webgpu');
+    assert.doesNotThrow(() => new Function(script));
+    assert.match(script, /paths:\["\/no\/such\/dir"\]/);
+  });
+
   test('finds npm without a shell: on PATH, from the setting, and on Windows as node + npm-cli.js', () => {
     const files = new Set(['/usr/local/bin/npm', 'C:\\Program Files\\nodejs\\npm.cmd', 'C:\\Program Files\\nodejs\\node.exe', 'C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js']);
     const exists = (f: string) => files.has(f);
@@ -199,6 +231,22 @@ describe('Enable GPU Training', () => {
     assert.match(output, /added 1 package/);
     assert.deepEqual(installedNativeBackends(dir), ['tfjs-node']);
     assert.equal((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { private: boolean }).private, true, 'npm would have walked up to an enclosing project');
+  });
+
+  test('installs webgpu the same way, and reports a package that did not land', async () => {
+    const npm = fakeNpm(
+      'npm-webgpu',
+      `const fs=require('fs'),p=require('path');const a=process.argv.slice(2);const prefix=a[a.indexOf('--prefix')+1];
+       const dir=p.join(prefix,'node_modules','webgpu');fs.mkdirSync(dir,{recursive:true});fs.writeFileSync(p.join(dir,'package.json'),'{}');
+       fs.writeFileSync(p.join(prefix,'args.json'),JSON.stringify(a));`,
+    );
+    const dir = join(tmp, 'native-webgpu');
+    assert.deepEqual(await installNativeBackend({ backend: 'webgpu', dir, npm, onOutput: () => undefined }), { ok: true });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'args.json'), 'utf8')), installArgs(dir, 'webgpu'));
+    assert.deepEqual(installedNativeBackends(dir), ['webgpu']);
+    const nothing = fakeNpm('npm-nothing', "console.log('up to date');");
+    const r = await installNativeBackend({ backend: 'webgpu', dir: join(tmp, 'native-webgpu-none'), npm: nothing, onOutput: () => undefined });
+    assert.deepEqual(r, { ok: false, message: `npm finished, but webgpu@${WEBGPU_VERSION} is not in ${join(tmp, 'native-webgpu-none')}/node_modules` });
   });
 
   test('no network and no npm end with a message saying so', async () => {

@@ -10,7 +10,7 @@ export const TRAIN_FLAGS: Record<string, { path: string; type: 'string' | 'numbe
   epochs: { path: 'epochs', type: 'number', help: 'passes over the training set' },
   'batch-size': { path: 'batchSize', type: 'number', help: 'images per step' },
   seed: { path: 'seed', type: 'number', help: 'random seed' },
-  backend: { path: 'backend', type: 'string', help: 'auto | tfjs-node-gpu | tfjs-node | wasm | cpu' },
+  backend: { path: 'backend', type: 'string', help: 'auto | tfjs-node-gpu | webgpu | tfjs-node | wasm | cpu' },
   encoder: { path: 'encoder.preset', type: 'string', help: 'tiny | small | medium | resnet18-cifar' },
   optimizer: { path: 'optimizer.name', type: 'string', help: 'sgd | adam | lars' },
   lr: { path: 'optimizer.lr', type: 'number', help: 'peak learning rate' },

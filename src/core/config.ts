@@ -7,7 +7,7 @@ import { defaultsOf, deepMerge, hashedConfig, toJsonSchema, validateAgainst, typ
 /** The side image folders are resized to when a config does not say (`imageSize`). */
 export const DEFAULT_IMAGE_SIZE = 32;
 
-export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 export const ENCODER_PRESETS = ['tiny', 'small', 'medium', 'resnet18-cifar'] as const;
 export type EncoderPreset = (typeof ENCODER_PRESETS)[number];
@@ -60,7 +60,8 @@ const BASE_FIELDS: ObjectSpec['fields'] = {
   seed: { kind: 'integer', description: 'Seed for shuffling, augmentation and initialisation.', default: 0, min: 0, max: 2 ** 31 - 1 },
   backend: {
     kind: 'enum',
-    description: 'TensorFlow.js backend. `auto` picks tfjs-node-gpu, then tfjs-node, then wasm, then cpu.',
+    description:
+      'TensorFlow.js backend. `auto` picks tfjs-node-gpu, then `webgpu` on a hardware GPU adapter, then tfjs-node, then wasm, then cpu. `webgpu` (any GPU through Dawn: Vulkan, Metal or D3D12; no CUDA) also accepts a software adapter such as SwiftShader when named, for correctness checks.',
     values: BACKENDS,
     default: 'auto',
   },

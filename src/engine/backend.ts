@@ -24,37 +24,45 @@ import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import type { BackendChoice } from '../core/config';
 import { registerFastKernels } from './fast-kernels';
 import { registerComparisonGradients, registerWasmTrainingKernels } from './wasm-kernels';
+import { startWebgpu, stopWebgpu, webgpuLocations, WEBGPU_PACKAGE_VERSION } from './webgpu';
 
 export type { BackendChoice };
 type BackendName = Exclude<BackendChoice, 'auto'>;
+type NativeName = Exclude<BackendName, 'wasm' | 'cpu' | 'webgpu'>;
 
 export interface BackendOptions {
-  /** Directories holding `node_modules/@tensorflow/tfjs-node(-gpu)`, tried after our own node_modules. */
+  /** Directories holding `node_modules/@tensorflow/tfjs-node(-gpu)` or `node_modules/webgpu`, tried after our own node_modules. */
   extraModuleDirs?: string[];
   /** Directory with the tfjs-backend-wasm*.wasm files; defaults to next to the bundle, then node_modules. */
   wasmDir?: string;
   log?: (msg: string) => void;
-  /** Loads a native package from our own node_modules; tests replace it. Default: require from this file. */
+  /**
+   * Loads a native package from our own node_modules; tests replace it (and then `webgpu` is not looked
+   * for in our node_modules either). Default: require from this file.
+   */
   requireFn?: (id: string) => unknown;
 }
 
 export interface BackendInfo {
-  /** The choice that was started: 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu' (never 'auto'). */
+  /** The choice that was started: 'tfjs-node-gpu' | 'webgpu' | 'tfjs-node' | 'wasm' | 'cpu' (never 'auto'). */
   backend: string;
-  /** For people: "GPU (…)", "CPU (libtensorflow)", "CPU (wasm, SIMD, 1 thread)", "CPU (pure JS)". */
+  /**
+   * For people: "GPU (…)", "GPU (WebGPU: vendor architecture, description)", "software GPU (WebGPU: …)",
+   * "CPU (libtensorflow)", "CPU (wasm, SIMD, 1 thread)", "CPU (pure JS)".
+   */
   device: string;
   tfjsVersion: string;
   /** Every candidate in the order tried; `error` says why a candidate was passed over. */
   tried: { name: string; error?: string }[];
 }
 
-const AUTO_ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
-const NATIVE_PACKAGES = { 'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu', 'tfjs-node': '@tensorflow/tfjs-node' } as const;
-type NativeName = keyof typeof NATIVE_PACKAGES;
+/** webgpu under `auto` only on a hardware adapter: a software one (SwiftShader, llvmpipe) is slower than wasm. */
+const AUTO_ORDER: BackendName[] = ['tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'];
+const NATIVE_PACKAGES: Record<NativeName, string> = { 'tfjs-node-gpu': '@tensorflow/tfjs-node-gpu', 'tfjs-node': '@tensorflow/tfjs-node' };
 
 /**
- * Starts the chosen backend, or with 'auto' the first of tfjs-node-gpu, tfjs-node, wasm, cpu that
- * loads. A forced choice that cannot load throws, saying which and why.
+ * Starts the chosen backend, or with 'auto' the first of tfjs-node-gpu, webgpu (hardware adapter only),
+ * tfjs-node, wasm, cpu that loads. A forced choice that cannot load throws, saying which and why.
  */
 export async function initBackend(choice: BackendChoice, opts: BackendOptions = {}): Promise<BackendInfo> {
   registerComparisonGradients();
@@ -62,7 +70,14 @@ export async function initBackend(choice: BackendChoice, opts: BackendOptions = 
   const tried: BackendInfo['tried'] = [];
   for (const name of choice === 'auto' ? AUTO_ORDER : [choice]) {
     try {
-      const device = name === 'wasm' ? await startWasm(opts) : name === 'cpu' ? await startCpu() : await startNative(name, opts);
+      const device =
+        name === 'wasm'
+          ? await startWasm(opts)
+          : name === 'cpu'
+            ? await startCpu()
+            : name === 'webgpu'
+              ? await startWebgpu({ locations: webgpuLocations(opts.extraModuleDirs, !opts.requireFn), allowSoftware: choice === 'webgpu', log })
+              : await startNative(name, opts);
       tried.push({ name });
       log(`tfjs backend ${name}: ${device}`);
       return { backend: name, device, tfjsVersion: tf.version_core, tried };
@@ -76,9 +91,18 @@ export async function initBackend(choice: BackendChoice, opts: BackendOptions = 
   throw new Error(`no tfjs backend could start: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}`);
 }
 
+/**
+ * Releases what keeps the process alive after a run: Dawn's GPU device (webgpu). The worker and
+ * `clab train` call it when the run has ended, so that they exit by themselves.
+ */
+export function releaseBackend(): void {
+  stopWebgpu();
+}
+
 function installHint(name: BackendName): string {
   if (name === 'tfjs-node-gpu') return ` — run 'Contrastive Lab: Enable GPU Training' or npm install @tensorflow/tfjs-node-gpu@${tf.version_core}`;
   if (name === 'tfjs-node') return ` — npm install @tensorflow/tfjs-node@${tf.version_core}`;
+  if (name === 'webgpu') return ` — run 'Contrastive Lab: Enable GPU Training' (WebGPU) or npm install webgpu@${WEBGPU_PACKAGE_VERSION}`;
   return '';
 }
 

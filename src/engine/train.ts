@@ -302,7 +302,7 @@ async function evaluateEpoch(method: Method, data: Dataset, trainIdx: Int32Array
   const sample = range(Math.min(test.count, 2048));
   const z = await mapSplit(test, sample, stats, (x) => method.projection(x));
   const zt = tf.tensor2d(z.values, [sample.length, z.dim]);
-  const [std, healthy] = collapseStd(zt);
+  const [std, healthy] = await collapseStd(zt);
   zt.dispose();
   await record(o, { protocol: 'collapse', value: std, epoch, details: { measure: 'mean per-dimension std of L2-normalised projector output', healthy, dims: z.dim, split: 'test', size: sample.length, configHash: hash } });
   const knnText = knn === undefined ? '' : `kNN ${(knn * 100).toFixed(2)}% (k=${config.eval.knnK}), `;

@@ -35,7 +35,36 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
     added.push(kernelName);
   }
+  fixCropAndResize();
   return added;
+}
+
+let cropAndResizeFixed = false;
+
+/**
+ * tfjs-backend-wasm 4.22's CropAndResize copies the wrong pixels for a box whose top edge is exactly 0
+ * and whose size equals the crop size (its no-resampling path ignores the box's left edge: every such box
+ * gets the top-left corner). CPC's patch grid cuts exactly such patches along the image's top row; the
+ * webgpu and cpu backends cut them right. Batches with such a box go to the cpu backend's kernel; all
+ * others (every random crop of the augmentation) stay on wasm's.
+ */
+function fixCropAndResize(): void {
+  if (cropAndResizeFixed) return;
+  const wasmKernel = tf.getKernel('CropAndResize', 'wasm');
+  if (wasmKernel == null) return;
+  const onCpu = borrowFromCpu('CropAndResize');
+  tf.unregisterKernel('CropAndResize', 'wasm');
+  tf.registerKernel({
+    kernelName: 'CropAndResize',
+    backendName: 'wasm',
+    setupFunc: wasmKernel.setupFunc,
+    kernelFunc: (args) => {
+      const boxes = (args.backend as BackendWasm).readSync(args.inputs.boxes!.dataId) as Float32Array;
+      for (let i = 0; i < boxes.length; i += 4) if (boxes[i] === 0) return onCpu(args);
+      return wasmKernel.kernelFunc(args);
+    },
+  });
+  cropAndResizeFixed = true;
 }
 
 /**

@@ -9,6 +9,7 @@ import { isHostMessage, type HostMessage, type WorkerEvent } from '../core/event
 import { DatasetError, loadDataset, type Dataset } from '../data/datasets';
 import { ResumeRefused } from '../store/resume';
 import { RunStore } from '../store/store';
+import { releaseBackend } from './backend';
 import { runTraining } from './train';
 
 const cancel = { requested: false };
@@ -93,11 +94,13 @@ process.on('message', (m: unknown) => {
   (m.type === 'resume' ? resume(m) : start(m)).then(
     (code) => {
       process.exitCode = code;
+      releaseBackend();
       process.disconnect?.();
     },
     (e: unknown) => {
       send({ type: 'failed', runId: m.runId ?? -1, error: e instanceof Error ? e.message : String(e) });
       process.exitCode = 1;
+      releaseBackend();
       process.disconnect?.();
     },
   );

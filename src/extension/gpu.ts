@@ -5,6 +5,7 @@ import {
   explainLoadFailure,
   installedNativeBackends,
   installNativeBackend,
+  NATIVE_BACKENDS,
   nativePackage,
   resolveNpm,
   verifyScript,
@@ -20,19 +21,27 @@ import type { Services } from './services';
  */
 export async function enableGpuTraining(s: Services, choice?: NativeBackend): Promise<boolean> {
   const installed = installedNativeBackends(s.nativeDir);
+  // A command argument (another extension, a keybinding) is used only when it names a known package.
+  if (choice !== undefined && !NATIVE_BACKENDS.includes(choice)) choice = undefined;
   if (!choice) {
     const gpuPlatform = process.platform === 'linux' || process.platform === 'win32';
     type Item = vscode.QuickPickItem & { b: NativeBackend };
     const options: Item[] = [
+      {
+        label: 'GPU (WebGPU)',
+        description: nativePackage('webgpu'),
+        detail: 'Any GPU, no CUDA needed: NVIDIA, AMD and Intel through Vulkan (Linux, Windows), Apple through Metal, D3D12 on Windows; ~50 MB download',
+        b: 'webgpu',
+      },
       ...(gpuPlatform
-        ? [{ label: 'GPU (CUDA)', description: nativePackage('tfjs-node-gpu'), detail: 'NVIDIA GPU with CUDA 11.2 and cuDNN 8.1 on the library path; Linux or Windows, x64', b: 'tfjs-node-gpu' as const }]
+        ? [{ label: 'GPU (CUDA)', description: nativePackage('tfjs-node-gpu'), detail: 'NVIDIA GPU with CUDA 11.2 and cuDNN 8.1 on the library path; Linux or Windows, x64; ~300 MB download', b: 'tfjs-node-gpu' as const }]
         : []),
       { label: 'Native CPU', description: nativePackage('tfjs-node'), detail: 'TensorFlow C library on the CPU: much faster than the built-in WebAssembly backend', b: 'tfjs-node' },
     ];
     const items = options.map((it) => (installed.includes(it.b) ? { ...it, description: `${it.description} · installed` } : it));
     const picked = await vscode.window.showQuickPick(items, {
       title: 'Enable GPU Training',
-      placeHolder: 'Which TensorFlow.js native backend to install (with npm, into the extension storage; ~300 MB download)',
+      placeHolder: 'Which backend to install (with npm, into the extension storage)',
     });
     if (!picked) return false;
     choice = picked.b;
@@ -46,7 +55,7 @@ export async function enableGpuTraining(s: Services, choice?: NativeBackend): Pr
     async (progress, token) => {
       const abort = new AbortController();
       token.onCancellationRequested(() => abort.abort());
-      progress.report({ message: 'running npm install (the package downloads the TensorFlow C library)…' });
+      progress.report({ message: backend === 'webgpu' ? 'running npm install (Dawn, the WebGPU library, for every platform)…' : 'running npm install (the package downloads the TensorFlow C library)…' });
       return installNativeBackend({
         backend,
         dir: s.nativeDir,
@@ -90,6 +99,6 @@ function verify(s: Services, backend: NativeBackend): Promise<{ ok: boolean; mes
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
     child.on('error', (e) => resolve({ ok: false, message: `could not start ${launch.nodePath} to check the installation: ${e.message}` }));
-    child.on('close', (code) => resolve(code === 0 ? { ok: true, message: out.trim() } : { ok: false, message: explainLoadFailure(backend, out) }));
+    child.on('close', (code) => resolve(code === 0 ? { ok: true, message: out.trim() } : { ok: false, message: explainLoadFailure(backend, out, code) }));
   });
 }

@@ -3,26 +3,36 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * Enable GPU Training: installs `@tensorflow/tfjs-node-gpu` (or `@tensorflow/tfjs-node`) with the user's
- * npm into a folder of the extension's global storage. An extension is installed from a VSIX and never
- * runs npm itself, and these packages download libtensorflow in their install script, so this is the
- * one place where npm runs. The run manager passes the folder to every worker (`extraModuleDirs`), and
- * the worker's backend picker finds the package there. Always an argument array, never a shell.
+ * Enable GPU Training: installs `webgpu` (Dawn's Node binding: any GPU, no CUDA), `@tensorflow/tfjs-node-gpu`
+ * (NVIDIA with CUDA 11.2) or `@tensorflow/tfjs-node` with the user's npm into a folder of the extension's
+ * global storage. An extension is installed from a VSIX and never runs npm itself; the tfjs-node packages
+ * download libtensorflow in their install script, and `webgpu` carries dawn.node for every platform
+ * (132 MB unpacked), too much for the VSIX of one platform to carry for all — so this is the one place
+ * where npm runs. The run manager passes the folder to every worker (`extraModuleDirs`), and the worker's
+ * backend picker finds the package there. Always an argument array, never a shell.
  */
 
-export type NativeBackend = 'tfjs-node-gpu' | 'tfjs-node';
+export type NativeBackend = 'webgpu' | 'tfjs-node-gpu' | 'tfjs-node';
+
+/** In the order Enable GPU Training offers them. */
+export const NATIVE_BACKENDS: readonly NativeBackend[] = ['webgpu', 'tfjs-node-gpu', 'tfjs-node'];
 
 /** Must equal the @tensorflow/tfjs-core the worker bundles (a test checks package.json). */
 export const TFJS_VERSION = '4.22.0';
 
-export const nativePackage = (b: NativeBackend) => `@tensorflow/${b}@${TFJS_VERSION}`;
+/** Must equal the `webgpu` devDependency the tests run against (a test checks package.json). */
+export const WEBGPU_VERSION = '0.6.2';
+
+const packageName = (b: NativeBackend) => (b === 'webgpu' ? 'webgpu' : `@tensorflow/${b}`);
+
+export const nativePackage = (b: NativeBackend) => `${packageName(b)}@${b === 'webgpu' ? WEBGPU_VERSION : TFJS_VERSION}`;
 
 /** The folder under global storage whose node_modules holds the native backends. */
 export const nativeModuleDir = (globalStorageDir: string) => path.join(globalStorageDir, 'native-backends');
 
 /** Which native backends are installed in `dir` (by their package.json). */
 export function installedNativeBackends(dir: string): NativeBackend[] {
-  return (['tfjs-node-gpu', 'tfjs-node'] as const).filter((b) => existsSync(path.join(dir, 'node_modules', '@tensorflow', b, 'package.json')));
+  return NATIVE_BACKENDS.filter((b) => existsSync(path.join(dir, 'node_modules', ...packageName(b).split('/'), 'package.json')));
 }
 
 export interface NpmInvocation {
@@ -97,7 +107,7 @@ function firstErrorLine(output: string): string {
 }
 
 export const NPM_MISSING =
-  'npm was not found. Enable GPU Training installs TensorFlow.js native packages with npm: install Node.js (it includes npm) from https://nodejs.org, ' +
+  'npm was not found. Enable GPU Training installs the GPU and native packages with npm: install Node.js (it includes npm) from https://nodejs.org, ' +
   'or set "contrastiveLab.npmPath" to your npm, then try again.';
 
 export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -158,15 +168,39 @@ export async function installNativeBackend(o: InstallOptions): Promise<InstallRe
   });
 }
 
+/** Exit code of the webgpu check when the only adapter is a software one. */
+export const SOFTWARE_ADAPTER_EXIT = 4;
+/** Exit code of the webgpu check when Dawn finds no adapter at all. */
+export const NO_ADAPTER_EXIT = 3;
+
 /**
  * A one-line script that loads the installed package the way the worker will, so a GPU package whose
- * CUDA libraries are missing is reported now rather than at the next run.
+ * CUDA libraries are missing, or a machine where Dawn sees no GPU, is reported now rather than at the
+ * next run. For webgpu it asks Dawn for the adapter a run would get and prints it; it exits by itself
+ * (Dawn's instance would keep the process alive).
  */
 export function verifyScript(dir: string, backend: NativeBackend): string {
-  return `const tf=require(require.resolve('@tensorflow/${backend}',{paths:[${JSON.stringify(dir)}]}));console.log('loaded @tensorflow/${backend}', tf.version_core||'', 'backend', tf.getBackend());`;
+  const paths = JSON.stringify(dir);
+  if (backend === 'webgpu')
+    return (
+      `(async()=>{const p=require.resolve('webgpu',{paths:[${paths}]});const m=await import(require('url').pathToFileURL(p).href);` +
+      `const a=await m.create([]).requestAdapter({powerPreference:'high-performance'});` +
+      `if(!a){console.log('Error: Dawn found no GPU adapter');process.exit(${NO_ADAPTER_EXIT});}` +
+      `const i=a.info;const name=[i.vendor,i.architecture,i.description||i.device].filter(Boolean).join(' ');` +
+      `const soft=i.isFallbackAdapter||/swiftshader|llvmpipe|lavapipe|softpipe|basic render|\\bwarp\\b/i.test(name);` +
+      `console.log('loaded webgpu ${WEBGPU_VERSION}: adapter',name||'(unnamed)',soft?'(software)':'');process.exit(soft?${SOFTWARE_ADAPTER_EXIT}:0);` +
+      `})().catch((e)=>{console.log('Error: '+e.message);process.exit(1);});`
+    );
+  return `const tf=require(require.resolve('@tensorflow/${backend}',{paths:[${paths}]}));console.log('loaded @tensorflow/${backend}', tf.version_core||'', 'backend', tf.getBackend());`;
 }
 
-export function explainLoadFailure(backend: NativeBackend, output: string): string {
+export function explainLoadFailure(backend: NativeBackend, output: string, exitCode?: number | null): string {
+  if (backend === 'webgpu') {
+    if (exitCode === SOFTWARE_ADAPTER_EXIT)
+      return `${nativePackage(backend)} is installed, but the only GPU adapter Dawn finds is a software one (${output.replace(/^.*adapter\s*/s, '').replace(/\(software\)\s*$/, '').trim()}): runs with backend “auto” do not use it (it is slower than the CPU); backend “webgpu” does, for checks. Install the GPU's driver (on Linux with its Vulkan ICD) to train on the GPU.`;
+    if (exitCode === NO_ADAPTER_EXIT)
+      return `${nativePackage(backend)} is installed, but Dawn finds no GPU adapter. On Linux it needs the Vulkan loader (libvulkan1) and the GPU driver's Vulkan ICD (\`vulkaninfo --summary\` lists them); on Windows a D3D12 or Vulkan driver; on macOS Metal. Runs fall back to the next backend until then.`;
+  }
   if (backend === 'tfjs-node-gpu' && /libcud|cudnn|CUDA|libnvinfer/i.test(output))
     return `${nativePackage(backend)} is installed but cannot load its CUDA libraries: it needs an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1 on the library path. Runs fall back to the next backend until then.`;
   const line = output.split('\n').find((l) => /Error/.test(l))?.trim();

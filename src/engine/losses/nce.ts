@@ -25,12 +25,14 @@ export function nceLoss(logP: tf.Tensor2D, n: number): tf.Scalar {
   });
 }
 
-/** The paper's estimate of the normalisation constant, Z ≈ n·E_j[exp(vⱼᵀf/τ)] (eq. 8), from sampled scores s/τ [B, 1+m]. */
-export function estimateLogZ(scores: tf.Tensor2D, n: number): number {
-  const t = tf.tidy(() => tf.sub(tf.logSumExp(scores), Math.log(scores.size))); // log mean exp
-  const v = t.dataSync()[0];
-  t.dispose();
-  return Math.log(n) + v;
+/**
+ * The paper's estimate of the normalisation constant, log Z ≈ log(n·E_j[exp(vⱼᵀf/τ)]) (eq. 8), from sampled
+ * scores s/τ [B, 1+m]. A tensor, not a number: reading it back would wait for the GPU in the middle of the
+ * step (and a synchronous read is impossible on webgpu). The caller stores it in a variable, whose value
+ * is then a constant of later steps' losses.
+ */
+export function estimateLogZ(scores: tf.Tensor2D, n: number): tf.Scalar {
+  return tf.tidy(() => tf.add(tf.sub(tf.logSumExp(scores), Math.log(scores.size)), Math.log(n))); // log n + log mean exp
 }
 
 /**

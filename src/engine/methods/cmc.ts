@@ -76,7 +76,7 @@ class Cmc implements Method {
   private readonly banks: MemoryBank[] = [];
   private readonly noiseRng: Rng;
   /** log Z of each NCE direction i→j, estimated on the first batch and then fixed (checkpointed as variables). */
-  private readonly logZ = new Map<string, { value?: number; variable: tf.Variable }>();
+  private readonly logZ = new Map<string, { known: boolean; variable: tf.Variable }>();
   /** This step's embeddings and bank rows, written to the banks by afterStep. */
   private pending?: { z: tf.Tensor2D[]; rows: Int32Array };
 
@@ -113,7 +113,7 @@ class Cmc implements Method {
       this.networks.forEach((_, v) => this.banks.push(new MemoryBank(n, d, ctx.trainSize, ctx.rng.fork(10 + v))));
     }
     if (this.contrast === 'nce')
-      for (let i = 0; i < count; i++) for (let j = 0; j < count; j++) if (i !== j) this.logZ.set(`${i}_${j}`, { variable: tf.tidy(() => tf.variable(tf.scalar(Number.NaN), false)) });
+      for (let i = 0; i < count; i++) for (let j = 0; j < count; j++) if (i !== j) this.logZ.set(`${i}_${j}`, { known: false, variable: tf.tidy(() => tf.variable(tf.scalar(Number.NaN), false)) });
     this.noiseRng = ctx.rng.fork(2);
   }
 
@@ -163,11 +163,11 @@ class Cmc implements Method {
     }
     const picked = tf.reshape(tf.gather(tf.reshape(scores, [b * n]), tf.tensor1d(flat, 'int32')), [b, k + 1]) as tf.Tensor2D;
     const z = this.logZ.get(`${i}_${j}`)!;
-    if (z.value === undefined) {
-      z.value = estimateLogZ(picked, n);
-      z.variable.assign(tf.scalar(z.value));
+    if (!z.known) {
+      z.variable.assign(estimateLogZ(picked, n));
+      z.known = true;
     }
-    return nceLoss(tf.sub(picked, z.value) as tf.Tensor2D, n - 1);
+    return nceLoss(tf.sub(picked, z.variable) as tf.Tensor2D, n - 1);
   }
 
   /** Holds this step's embeddings (constant) for the banks, outside the gradient tidy. */
@@ -200,7 +200,8 @@ class Cmc implements Method {
 
   saveState(): MethodState {
     const state: MethodState = { noiseRng: this.noiseRng.getState(), bankRows: this.banks[0]?.assignments() ?? [] };
-    for (const [pair, { value }] of this.logZ) if (value !== undefined) state[`logZ.${pair}`] = value;
+    // Each log Z is its variable nce_log_z.<pair>, saved with the others; the state says which were estimated.
+    for (const [pair, { known }] of this.logZ) if (known) state[`logZEstimated.${pair}`] = 1;
     return state;
   }
 
@@ -208,7 +209,8 @@ class Cmc implements Method {
     this.noiseRng.setState(stateNumber(state, 'noiseRng'));
     const rows = stateNumbers(state, 'bankRows');
     for (const bank of this.banks) bank.restoreAssignments(rows); // every bank gives an image the same row
-    for (const [pair, z] of this.logZ) z.value = state[`logZ.${pair}`] === undefined ? undefined : stateNumber(state, `logZ.${pair}`);
+    // `logZ.<pair>` (the value as a number): the states of earlier versions.
+    for (const [pair, z] of this.logZ) z.known = state[`logZEstimated.${pair}`] === 1 || state[`logZ.${pair}`] !== undefined;
   }
 
   /** For tests: the view split, the per-view networks and memory banks. */

@@ -33,8 +33,8 @@ class InstDisc implements Method {
   private readonly exactSoftmax: boolean;
   private readonly bankInit: string;
   private readonly noiseRng: Rng;
-  /** log Z, estimated on the first batch and then fixed; also a variable so checkpoints keep it. */
-  private logZ?: number;
+  /** log Z, estimated on the first batch and then fixed, in a variable (so checkpoints keep it); `logZKnown` once estimated. */
+  private logZKnown = false;
   readonly logZVar: tf.Variable;
   /** This step's features and bank rows, written to the bank by afterStep. */
   private pending?: { f: tf.Tensor2D; rows: Int32Array };
@@ -86,11 +86,11 @@ class InstDisc implements Method {
       for (let j = 0; j < this.m; j++) flat[i * (this.m + 1) + 1 + j] = i * n + noise[i * this.m + j];
     }
     const picked = tf.reshape(tf.gather(tf.reshape(scores, [b * n]), tf.tensor1d(flat, 'int32')), [b, this.m + 1]) as tf.Tensor2D; // B×(1+m)
-    if (this.logZ === undefined) {
-      this.logZ = estimateLogZ(picked, n);
-      this.logZVar.assign(tf.scalar(this.logZ));
+    if (!this.logZKnown) {
+      this.logZVar.assign(estimateLogZ(picked, n));
+      this.logZKnown = true;
     }
-    return nceLoss(tf.sub(picked, this.logZ) as tf.Tensor2D, n - 1); // log P(i|v) = vᵀf/τ − log Z; noise uniform over n − 1 rows
+    return nceLoss(tf.sub(picked, this.logZVar) as tf.Tensor2D, n - 1); // log P(i|v) = vᵀf/τ − log Z; noise uniform over n − 1 rows
   }
 
   /** Holds this step's features (constant) for the bank update, outside the gradient tidy. */
@@ -118,14 +118,15 @@ class InstDisc implements Method {
   }
 
   saveState(): MethodState {
-    // log Z as the JS number the loss subtracts, so a resumed run uses exactly the same value.
-    return { noiseRng: this.noiseRng.getState(), bankRows: this.memory.assignments(), ...(this.logZ === undefined ? {} : { logZ: this.logZ }) };
+    // log Z itself is the variable nce_log_z, saved with the others; the state says whether it was estimated.
+    return { noiseRng: this.noiseRng.getState(), bankRows: this.memory.assignments(), ...(this.logZKnown ? { logZEstimated: 1 } : {}) };
   }
 
   restoreState(state: MethodState): void {
     this.noiseRng.setState(stateNumber(state, 'noiseRng'));
     this.memory.restoreAssignments(stateNumbers(state, 'bankRows'));
-    this.logZ = state.logZ === undefined ? undefined : stateNumber(state, 'logZ');
+    // `logZ` (its value as a number): the states of earlier versions, whose nce_log_z variable holds the same value.
+    this.logZKnown = state.logZEstimated === 1 || state.logZ !== undefined;
   }
 
   dispose(): void {

@@ -140,8 +140,10 @@ export async function startDataParallel(o: DataParallelOptions): Promise<DataPar
   const log = o.log ?? (() => undefined);
   const why = !DATA_PARALLEL_METHODS.has(o.config.method)
     ? `${o.config.method} does not support data-parallel training yet (supported: ${[...DATA_PARALLEL_METHODS].join(', ')})`
-    : o.backend !== 'wasm' && o.backend !== 'cpu'
-      ? `the ${o.backend} backend uses every core by itself`
+    : o.backend === 'webgpu'
+      ? 'the webgpu backend trains on the GPU'
+      : o.backend !== 'wasm' && o.backend !== 'cpu'
+        ? `the ${o.backend} backend uses every core by itself`
       : undefined;
   if (why) {
     log(`threads: ${o.config.threads} ignored, training on one thread: ${why}`, 'warn');
