@@ -3,7 +3,7 @@
  * started here shows up in the editor's Runs view, and the other way round.
  */
 import { parseArgs } from 'node:util';
-import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } from './core/config';
+import { formatProblems, recipeDifferences, resolveConfig, resolveRecordedConfig, runConfigJsonSchema, type RunConfig } from './core/config';
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './cli/export';
@@ -123,7 +123,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(runConfigJsonSchema(), null, 2)}\n`);
       return 0;
     case 'methods':
-      for (const m of Object.values(METHOD_INFO)) process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n`);
+      for (const m of Object.values(METHOD_INFO)) {
+        const short = recipeDifferences(m.id).map((d) => `${d.path} ${String(d.short)} (paper ${String(d.paper)})`);
+        process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n           recipe short: ${short.join(', ')}\n`);
+      }
       return 0;
     default:
       process.stderr.write(`clab: unknown command '${command}'\n\n${USAGE}`);
@@ -160,7 +163,7 @@ async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPa
   try {
     const { run } = await checkResumable(store, dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
-    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    const { config, problems } = resolveRecordedConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid:\n${formatProblems(problems)}`);
     return await trainInTerminal(store, config, runId, { dbPath, json, extraModuleDirs, resume: true });
   } catch (e) {

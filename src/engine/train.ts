@@ -101,7 +101,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     if (!resumed) await method.prepare?.({ trainIndices: trainIdx, mapTrain: (fn) => mapSplit(train, trainIdx, stats, fn) });
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
-    log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
+    log(`${config.method} (recipe ${config.recipe}) on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
     if (resumed)
       log(
         resumed.partial

@@ -62,7 +62,7 @@ export async function rerun(s: Services, node?: Target, nodes?: unknown): Promis
   for (const v of runs) {
     try {
       // Re-validated: a config recorded by an older version may no longer be accepted.
-      const config = resolveOrThrow(v.row.config as unknown as Record<string, unknown>);
+      const config = resolveOrThrow(v.row.config as unknown as Record<string, unknown>, { recorded: true });
       ids.push(await s.manager.enqueue(config, { dbPath: s.settings().dbPath, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath }));
     } catch (e) {
       void vscode.window.showErrorMessage(`Contrastive Lab: cannot rerun “${v.row.name}”: ${(e as Error).message}`);

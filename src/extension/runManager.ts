@@ -2,7 +2,7 @@ import { fork as nodeFork, type ChildProcess, type ForkOptions } from 'node:chil
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
+import { resolveRecordedConfig, formatProblems, type RunConfig } from '../core/config';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
 import { isProcessAlive } from '../store/liveness';
@@ -188,7 +188,7 @@ export class RunManager {
     if (this.runs.has(key(opts.dbPath, runId))) throw new ResumeRefused(`run ${runId} is already queued or running`);
     const { run } = await checkResumable(await this.store(opts.dbPath), opts.dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
-    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    const { config, problems } = resolveRecordedConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
     this.add({ runId, config, resume: true, ...opts });
   }

@@ -1,5 +1,6 @@
 import { SIMCLR_AUGMENT } from '../augment-spec';
 import type { MethodInfo } from './index';
+import { SHORT_COMMON, SHORT_COMMON_WHY } from './short';
 
 export const simclr: MethodInfo = {
   id: 'simclr',
@@ -14,4 +15,5 @@ export const simclr: MethodInfo = {
     },
   },
   views: [SIMCLR_AUGMENT, SIMCLR_AUGMENT],
+  short: { changes: SHORT_COMMON, why: SHORT_COMMON_WHY },
 };
