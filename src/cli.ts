@@ -194,12 +194,14 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
     const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
     const run = await store.getRun(runId);
     if (json) {
-      process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
+      process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, baselines: outcome.status === 'completed' ? (outcome.baselines ?? null) : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
     } else if (outcome.status === 'failed') {
       process.stdout.write(`run ${runId} failed: ${outcome.error}\n`);
     } else {
       const pct = (v?: number) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`);
-      process.stdout.write(`run ${runId} ${outcome.status}: kNN accuracy ${pct(outcome.knn)} (k=${config.eval.knnK}, test split), linear probe ${pct(outcome.linear)}\ndatabase: ${dbPath}\n`);
+      const b = outcome.status === 'completed' ? outcome.baselines : undefined;
+      const against = b ? `\n  same kNN protocol: raw pixels ${pct(b.rawPixels)} (mean-centred ${pct(b.rawPixelsCentred)}), untrained encoder ${pct(b.untrainedEncoder)}` : '';
+      process.stdout.write(`run ${runId} ${outcome.status}: kNN accuracy ${pct(outcome.knn)} (k=${config.eval.knnK}, test split), linear probe ${pct(outcome.linear)}${against}\ndatabase: ${dbPath}\n`);
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
   } finally {

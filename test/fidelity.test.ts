@@ -1,10 +1,15 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { configHash, recipeDifferences, resolveConfig, type RunConfig } from '../src/core/config';
 import { METHOD_IDS, METHOD_INFO } from '../src/core/methods';
 import { initBackend } from '../src/engine/backend';
+import type { Dataset } from '../src/engine/data/datasets';
 import { Rng } from '../src/engine/data/rng';
+import { baselineCacheFile, cachedKnnBaselines, rawPixelKnn } from '../src/engine/eval/baselines';
 import { nonSaturatingGeneratorLoss, priorMatchingLoss } from '../src/engine/losses/dim';
 import { methodDefinition } from '../src/engine/methods';
 import { reverseGradient } from '../src/engine/methods/dim';
@@ -186,4 +191,45 @@ test('every method has a short recipe that changes its paper config, says why, a
   }
   const byol = recipeDifferences('byol').map((d) => d.path);
   for (const p of ['optimizer.name', 'optimizer.lr', 'encoder.preset', 'projector.hidden', 'augment.view1.cropMinScale', 'augment.view2.solarizeProb']) assert.ok(byol.includes(p), `byol short should change ${p}`);
+});
+
+// ---------------------------------------------------------------- kNN baselines
+
+/** 2 classes of 4×4 images: class 0 bright on the left half, class 1 on the right; n per split. */
+function twoClassData(n: number): Dataset {
+  const split = (seed: number) => {
+    const rng = new Rng(seed);
+    const images = new Uint8Array(n * 16);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = i % 2;
+      for (let p = 0; p < 16; p++) images[i * 16 + p] = ((p % 4 < 2) === (labels[i] === 0) ? 200 : 20) + Math.floor(rng.next() * 40);
+    }
+    return { images, labels, count: n, height: 4, width: 4, channels: 1 };
+  };
+  return { spec: 'test:two-class', name: 'two classes', train: split(1), test: split(2), classNames: ['left', 'right'], source: 'synthetic' };
+}
+
+test('kNN baselines: raw pixels separate what pixels separate; each number is computed once per database and then read from its cache', async () => {
+  const data = twoClassData(40);
+  const idx = Int32Array.from({ length: 40 }, (_, i) => i);
+  const { raw, centred } = await rawPixelKnn(data, idx, 5, 0.1);
+  assert.equal(raw, 1);
+  assert.equal(centred, 1);
+  const dir = mkdtempSync(join(tmpdir(), 'clab-baselines-'));
+  const file = baselineCacheFile(join(dir, 'runs.db'));
+  const c = config('simclr', { eval: { knnK: 5 } });
+  const first = await cachedKnnBaselines(c, 'hash-a', data, idx, file);
+  assert.deepEqual([first.rawPixels, first.rawPixelsCentred], [1, 1]);
+  assert.ok(first.untrainedEncoder >= 0 && first.untrainedEncoder <= 1);
+  // Read back, not recomputed: overwrite the cached values and they come back.
+  const cached = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+  for (const k of Object.keys(cached)) cached[k] = 0.123;
+  writeFileSync(file, JSON.stringify(cached));
+  assert.deepEqual(await cachedKnnBaselines(c, 'hash-a', data, idx, file), { rawPixels: 0.123, rawPixelsCentred: 0.123, untrainedEncoder: 0.123 });
+  // Another config: the pixels' numbers are shared, the untrained encoder's is its own.
+  const other = await cachedKnnBaselines(c, 'hash-b', data, idx, file);
+  assert.equal(other.rawPixels, 0.123);
+  assert.notEqual(other.untrainedEncoder, 0.123);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -78,6 +78,8 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
     }
     const lin = evals.find((e) => e.protocol === 'linear');
     if (lin) out.push(`  linear probe (epoch ${lin.epoch}): ${pct(lin.value)}`);
+    const [raw, centred, untrained] = ['knn-raw-pixels', 'knn-raw-pixels-centred', 'knn-untrained'].map((p) => evals.find((e) => e.protocol === p));
+    if (raw && untrained) out.push(`  kNN baselines, same protocol: raw pixels ${pct(raw.value)}${centred ? ` (mean-centred ${pct(centred.value)})` : ''}, untrained encoder ${pct(untrained.value)}`);
   }
   if (embeddings.length) out.push('', `  embeddings ${embeddings.map((e) => `epoch ${e.epoch} (${e.split}, ${e.count}×${e.dim})`).join(', ')}`);
   if (artifacts.length) out.push('', ...artifacts.map((a) => `  ${a.kind.padEnd(10)} ${a.path}`));
