@@ -29,7 +29,7 @@ describe('New Run wizard logic', () => {
       ['epochs', 'batchSize', 'optimizer.lr', 'params.temperature', 'encoder.preset'],
     );
     const byPath = Object.fromEntries(fields.map((f) => [f.path, f.default]));
-    assert.deepEqual(byPath, { epochs: 10, batchSize: 256, 'optimizer.lr': 0.001, 'params.temperature': 0.5, 'encoder.preset': 'compact' });
+    assert.deepEqual(byPath, { epochs: 10, batchSize: 64, 'optimizer.lr': 0.001, 'params.temperature': 0.5, 'encoder.preset': 'compact' });
     assert.equal(Object.fromEntries(keyFields('simclr', 'paper').map((f) => [f.path, f.default]))['encoder.preset'], 'small', 'paper recipe defaults');
     assert.deepEqual(keyFields('no-such-method'), []);
   });

@@ -10,9 +10,10 @@ import type { RecipeChanges } from './index';
  */
 export const SHORT_OPTIMIZER: NonNullable<RecipeChanges['optimizer']> = { name: 'adam', lr: 1e-3, weightDecay: 1e-6, warmupEpochs: 0, schedule: 'cosine' };
 
-export const SHORT_COMMON: RecipeChanges = { encoder: { preset: 'compact' }, optimizer: SHORT_OPTIMIZER };
+export const SHORT_COMMON: RecipeChanges = { batchSize: 64, encoder: { preset: 'compact' }, optimizer: SHORT_OPTIMIZER };
 
 export const SHORT_COMMON_WHY = [
   'Adam lr 1e-3 with cosine decay, no warm-up, weight decay 1e-6, instead of the paper’s optimiser: it takes full-size steps from the first one whatever the loss’s gradient scale.',
-  'The compact encoder (conv 16/1, 32/2, 64/2, 64/2, 64-d): ~3× cheaper per image than small, so a short budget in minutes is ~3× the steps.',
+  'Batch 64 instead of the paper’s: a budget of a few epochs is a budget of steps, and batch 64 gives 4× the steps of 256 for the same images (SimCLR, 3 epochs on builtin: 72.70% against 69.50% at 128 and 68.00% at 256).',
+  'The compact encoder (conv 16/1, 32/2, 64/2, 64/2, 64-d): a third of small’s multiply-adds per image, and it starts higher (untrained, builtin: 61.70% against 54.60%).',
 ];
