@@ -17,5 +17,5 @@ for (const id of values.method ? [values.method] : METHOD_IDS) {
     process.exit(2);
   }
   const rows = recipeDifferences(id).map((d) => `| \`${d.path}\` | ${show(d.paper)} | ${show(d.short)} |`);
-  process.stdout.write(`#### ${info.label} (\`${id}\`): what \`short\` changes\n\n| key | paper | short |\n|---|---|---|\n${rows.join('\n')}\n\n${info.short.why.map((w) => `- ${w}`).join('\n')}\n\n`);
+  process.stdout.write(`### ${info.label} (\`${id}\`): what \`short\` changes\n\n| key | paper | short |\n|---|---|---|\n${rows.join('\n')}\n\n${info.short.why.map((w) => `- ${w}`).join('\n')}\n\n`);
 }

@@ -34,9 +34,10 @@ export const pixpro: MethodInfo = {
   views: [BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT],
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 256, out: 256 } },
   short: {
-    changes: { optimizer: SHORT_OPTIMIZER, augment: { view1: { cropMinScale: 0.2 }, view2: { cropMinScale: 0.2, solarizeProb: 0 } } },
+    changes: { batchSize: 64, optimizer: SHORT_OPTIMIZER, augment: { view1: { cropMinScale: 0.2 }, view2: { cropMinScale: 0.2, solarizeProb: 0 } } },
     why: [
       SHORT_COMMON_WHY[0],
+      SHORT_COMMON_WHY[1],
       'Encoder stays small: PixPro matches cells of the last feature map, 7×7 for small on 28-px images but 4×4 for compact, too coarse for pixel-level positives.',
       'Crops of 20–100% instead of 8–100%, and no solarisation, as BYOL’s short recipe.',
     ],
