@@ -18,7 +18,8 @@ const { values } = parseArgs({ options: { db: { type: 'string' }, runs: { type: 
 
 /** The method, and how the run's config differs from the method's default (the thread count aside: it changes the speed, not the result). */
 export function methodCell(run: RunRow): string {
-  const { config } = resolveConfig({ method: run.method, dataset: run.config.dataset, epochs: run.config.epochs, threads: run.config.threads });
+  // Against the default of the run's own recipe (a run recorded before recipes has none: paper).
+  const { config } = resolveConfig({ method: run.method, recipe: run.config.recipe ?? 'paper', dataset: run.config.dataset, epochs: run.config.epochs, threads: run.config.threads });
   if (!config) return run.method;
   // As the config hash sees them: a field added later, at its legacyValue, counts as absent (a run recorded before it existed has none).
   const spec = configSpecFor(run.method);

@@ -89,7 +89,7 @@ async function benchBackend(methodId: string, choice: BackendChoice, batch: numb
   } catch (e) {
     return { method: methodId, backend: choice, batch, steps, error: (e as Error).message.split('\n')[0] };
   }
-  const config = resolveConfig({ method: methodId, batchSize: batch, backend: choice, threads }).config!;
+  const config = resolveConfig({ method: methodId, recipe: 'paper', batchSize: batch, backend: choice, threads }).config!;
   const data = loadDataset('builtin');
   const stats = channelStats(data.train);
   // Sized like the training set the projection is for (InstDisc's and CMC's memory banks scale with it).

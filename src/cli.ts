@@ -3,7 +3,7 @@
  * started here shows up in the editor's Runs view, and the other way round.
  */
 import { parseArgs } from 'node:util';
-import { formatProblems, resolveConfig, runConfigJsonSchema, type RunConfig } from './core/config';
+import { formatProblems, recipeDifferences, resolveConfig, resolveRecordedConfig, runConfigJsonSchema, type RunConfig } from './core/config';
 import { METHOD_INFO } from './core/methods';
 import { DATA_OPTIONS_USAGE, DATA_USAGE, runDataCommand } from './cli/data';
 import { exportRun } from './store/export';
@@ -145,7 +145,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(values.sweep ? sweepJsonSchema() : runConfigJsonSchema(), null, 2)}\n`);
       return 0;
     case 'methods':
-      for (const m of Object.values(METHOD_INFO)) process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n`);
+      for (const m of Object.values(METHOD_INFO)) {
+        const short = recipeDifferences(m.id).map((d) => `${d.path} ${String(d.short)} (paper ${String(d.paper)})`);
+        process.stdout.write(`${m.id.padEnd(10)} ${m.label.padEnd(10)} ${m.paper}\n           ${m.summary}\n           recipe short: ${short.join(', ')}\n`);
+      }
       return 0;
     default:
       process.stderr.write(`clab: unknown command '${command}'\n\n${USAGE}`);
@@ -192,7 +195,7 @@ async function resume(runId: number, extraModuleDirs: string[] | undefined, dbPa
   try {
     const { run } = await checkResumable(store, dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
-    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    const { config, problems } = resolveRecordedConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid:\n${formatProblems(problems)}`);
     return await trainInTerminal(store, config, runId, { dbPath, ...out, extraModuleDirs, resume: true });
   } catch (e) {
@@ -223,12 +226,14 @@ async function trainInTerminal(store: RunStore, config: RunConfig, runId: number
     const outcome = await runTraining(config, { store, dbPath, runId, emit: reporter, cancel, dataset: o.dataset, extraModuleDirs: o.extraModuleDirs, resume: o.resume });
     const run = await store.getRun(runId);
     if (json) {
-      process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
+      process.stdout.write(`${JSON.stringify({ runId, status: outcome.status, knn: 'knn' in outcome ? (outcome.knn ?? null) : null, linear: 'linear' in outcome ? (outcome.linear ?? null) : null, error: 'error' in outcome ? outcome.error : null, baselines: outcome.status === 'completed' ? (outcome.baselines ?? null) : null, backend: run?.backend ?? null, device: run?.device ?? null, configHash: run?.configHash, db: dbPath })}\n`);
     } else if (outcome.status === 'failed') {
       process.stdout.write(`run ${runId} failed: ${outcome.error}\n`);
     } else {
       const pct = (v?: number) => (v === undefined ? 'n/a' : `${(v * 100).toFixed(2)}%`);
-      process.stdout.write(`run ${runId} ${outcome.status}: kNN accuracy ${pct(outcome.knn)} (k=${config.eval.knnK}, test split), linear probe ${pct(outcome.linear)}\ndatabase: ${dbPath}\n`);
+      const b = outcome.status === 'completed' ? outcome.baselines : undefined;
+      const against = b ? `\n  same kNN protocol: raw pixels ${pct(b.rawPixels)} (mean-centred ${pct(b.rawPixelsCentred)}), untrained encoder ${pct(b.untrainedEncoder)}` : '';
+      process.stdout.write(`run ${runId} ${outcome.status}: kNN accuracy ${pct(outcome.knn)} (k=${config.eval.knnK}, test split), linear probe ${pct(outcome.linear)}${against}\ndatabase: ${dbPath}\n`);
     }
     return outcome.status === 'completed' ? 0 : outcome.status === 'cancelled' ? 130 : 1;
   } finally {

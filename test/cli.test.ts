@@ -98,6 +98,10 @@ test('train --json trains SimCLR on builtin, and runs/show/export see the record
   assert.equal(show.embeddings.length, 1);
   assert.equal(show.embeddings[0].count, 1000);
   assert.match(clab(['show', String(out.runId), '--db', db]).stdout, /linear probe/);
+  // Beside the run's number: raw pixels and the untrained encoder, with the same kNN protocol.
+  assert.ok(out.baselines.rawPixels > 0.3 && out.baselines.untrainedEncoder > 0.1, JSON.stringify(out.baselines));
+  assert.deepEqual(show.evals.filter((e: { protocol: string }) => e.protocol.startsWith('knn-')).map((e: { protocol: string; epoch: number }) => `${e.protocol}@${e.epoch}`), ['knn-raw-pixels@0', 'knn-raw-pixels-centred@0', 'knn-untrained@0']);
+  assert.match(clab(['show', String(out.runId), '--db', db]).stdout, /kNN baselines, same protocol: raw pixels \d+\.\d\d% \(mean-centred \d+\.\d\d%\), untrained encoder \d+\.\d\d%/);
 
   const dir = join(tmp, 'export');
   assert.equal(clab(['export', String(out.runId), '--out', dir, '--db', db]).code, 0);
@@ -115,7 +119,7 @@ test('train --json trains SimCLR on builtin, and runs/show/export see the record
   const packed = join(tmp, 'moved.clabrun');
   const pack = clab(['pack', String(out.runId), '--out', packed, '--checkpoints', 'last', '--db', db]);
   assert.equal(pack.code, 0, pack.stderr);
-  assert.match(pack.stdout, /packed into .*moved\.clabrun \([\d.]+ MB\): \d+ metric points, 5 evaluations, 1 embeddings, 1 checkpoints; no resume state/);
+  assert.match(pack.stdout, /packed into .*moved\.clabrun \([\d.]+ MB\): \d+ metric points, 8 evaluations, 1 embeddings, 1 checkpoints; no resume state/);
   assert.match(clab(['pack', String(out.runId), '--embeddings', 'some', '--db', db]).stderr, /clab pack: --embeddings is all, last or none; got 'some'/);
   const other = join(tmp, 'other.db');
   const unpack = clab(['unpack', packed, '--db', other]);

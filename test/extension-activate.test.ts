@@ -188,6 +188,7 @@ describe('running from the editor', () => {
       seen.push(`${p.kind}:${p.message}`);
       if (p.kind === 'quickPick' && p.message === 'Self-supervised method') return 'SimCLR';
       if (p.kind === 'quickPick' && p.message === 'Dataset') return 'builtin';
+      if (p.kind === 'quickPick' && /^Recipe/.test(p.message ?? '')) return 'paper';
       if (p.kind === 'inputBox' && /^Epochs/.test(p.message ?? '')) {
         rejected = ['0', 'ten', '3'].map((v) => p.validate!(v));
         return '3';
@@ -208,6 +209,7 @@ describe('running from the editor', () => {
     assert.equal(row.config.epochs, 3);
     assert.equal(row.config.batchSize, 32);
     assert.equal(row.config.encoder.preset, 'tiny');
+    assert.equal(row.config.recipe, 'paper', 'the recipe picked in the wizard is recorded');
     await firstStep(runId);
     await s.tree.refresh(true);
     assert.ok(

@@ -21,7 +21,7 @@ import {
   WEBGPU_VERSION,
 } from '../src/extension/gpuInstall';
 import { WEBGPU_PACKAGE_VERSION } from '../src/engine/webgpu';
-import { applyRunDefaults, cachedDatasets, datasetSpecForFolder, discoverDatasets, keyFields, parseInput, resolveDatasetPath, setPath, suggestedFileName, validateAnswer } from '../src/extension/newRunModel';
+import { applyRunDefaults, cachedDatasets, datasetSpecForFolder, discoverDatasets, keyFields, parseInput, recipeChoices, resolveDatasetPath, setPath, suggestedFileName, validateAnswer } from '../src/extension/newRunModel';
 import { readSettings } from '../src/extension/settings';
 
 const root = resolve(__dirname, '..');
@@ -35,8 +35,18 @@ describe('New Run wizard logic', () => {
       ['epochs', 'batchSize', 'optimizer.lr', 'params.temperature', 'encoder.preset'],
     );
     const byPath = Object.fromEntries(fields.map((f) => [f.path, f.default]));
-    assert.deepEqual(byPath, { epochs: 10, batchSize: 256, 'optimizer.lr': 0.001, 'params.temperature': 0.5, 'encoder.preset': 'small' });
+    assert.deepEqual(byPath, { epochs: 10, batchSize: 64, 'optimizer.lr': 0.001, 'params.temperature': 0.5, 'encoder.preset': 'compact' });
+    assert.equal(Object.fromEntries(keyFields('simclr', 'paper').map((f) => [f.path, f.default]))['encoder.preset'], 'small', 'paper recipe defaults');
     assert.deepEqual(keyFields('no-such-method'), []);
+  });
+
+  test('the recipe step offers short and paper, each saying what it sets differently', () => {
+    const [short, paper] = recipeChoices('byol');
+    assert.deepEqual([short.recipe, paper.recipe], ['short', 'paper']);
+    assert.match(short.detail, /optimizer\.name adam \(paper: sgd\)/);
+    assert.match(paper.detail, /optimizer\.name sgd \(short: adam\)/);
+    assert.match(short.detail, /encoder\.preset compact \(paper: small\)/);
+    assert.match(short.description, /≤ 20 epochs/);
   });
 
   test('every registered method gets a wizard whose defaults pass validation', async () => {

@@ -31,7 +31,7 @@ const NEW_METHODS = ['mocov1', 'mocov2', 'byol', 'simsiam', 'instdisc'] as const
 
 /** A small config for a method: tiny encoder and head so a step takes milliseconds. */
 function smallConfig(method: string, extra: Record<string, unknown> = {}): RunConfig {
-  const r = resolveConfig({ method, encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, ...extra });
+  const r = resolveConfig({ method, recipe: 'paper', encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, ...extra });
   assert.deepEqual(r.problems, []);
   return r.config!;
 }
@@ -378,7 +378,8 @@ test('InstDisc: each image’s memory row gets v ← normalise(½v + ½f); Z is 
   const loss = step(method, opt, batch, 0.03);
   // Random memory: P/P_n is log-normal with σ² = 1/(dτ²); the loss ≈ log m + σ²/2 + 1.
   const d = config.projector.out;
-  const analytic = Math.log(m) + 1 / (2 * d * 0.07 ** 2) + 1;
+  const t = Number(config.params.temperature);
+  const analytic = Math.log(m) + 1 / (2 * d * t ** 2) + 1;
   assert.ok(Math.abs(loss - analytic) < 0.1 * analytic, `initial NCE loss ${loss} vs ≈${analytic.toFixed(2)}`);
   const after = bank.bank.arraySync() as number[][];
   const touched = new Set(indices);
@@ -440,7 +441,7 @@ test('InstDisc softmax variant starts near log n (+ the spread of random scores)
   const method = create(config, n);
   const batch = makeBatch(70);
   const loss = tf.tidy(() => method.loss(batch).dataSync()[0]);
-  const analytic = Math.log(n) + 1 / (2 * config.projector.out * 0.07 ** 2);
+  const analytic = Math.log(n) + 1 / (2 * config.projector.out * Number(config.params.temperature) ** 2);
   assert.ok(Math.abs(loss - analytic) < 0.1 * analytic, `${loss} vs ≈${analytic.toFixed(2)}`);
   method.afterStep?.(batch);
   method.dispose();
@@ -481,7 +482,7 @@ for (const id of NEW_METHODS) {
 // ---------------------------------------------------------------- configs
 
 test('each method resolves with its paper defaults and overrides', () => {
-  const c = (method: string) => resolveConfig({ method }).config!;
+  const c = (method: string) => resolveConfig({ method, recipe: 'paper' }).config!;
   assert.deepEqual(c('mocov1').params, { temperature: 0.07, momentum: 0.99, queueSize: 4096, symmetric: false, shuffleBnSplits: 8 });
   assert.equal(c('mocov2').params.temperature, 0.2);
   assert.equal(c('mocov1').optimizer.name, 'sgd');
@@ -493,7 +494,7 @@ test('each method resolves with its paper defaults and overrides', () => {
   assert.deepEqual([c('byol').augment.view1.solarizeProb, c('byol').augment.view2.solarizeProb], [0, 0.2]);
   assert.deepEqual(c('simsiam').params, { predictorHidden: 128, projectorLayers: 3, fixPredictorLr: false });
   assert.equal(c('simsiam').optimizer.name, 'sgd');
-  assert.deepEqual(c('instdisc').params, { temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax', bankInit: 'random' });
+  assert.deepEqual(c('instdisc').params, { temperature: 0.1, memoryMomentum: 0.5, noiseSamples: 4096, loss: 'softmax', bankInit: 'random' });
   assert.equal(c('instdisc').projector.out, 128);
 });
 

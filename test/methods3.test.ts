@@ -29,9 +29,9 @@ before(async () => {
 const B = 8;
 const NEW_METHODS = ['cpc', 'cpcv2', 'dim', 'cmc', 'pixpro'] as const;
 
-/** A small config: the tiny encoder, small heads, and the parameters a test needs. */
+/** A small config of the paper recipe: the tiny encoder, small heads, and the parameters a test needs. */
 function smallConfig(method: string, extra: Record<string, unknown> = {}): RunConfig {
-  const r = resolveConfig({ method, encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, ...extra });
+  const r = resolveConfig({ method, recipe: 'paper', encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, ...extra });
   assert.deepEqual(r.problems, []);
   return r.config!;
 }
@@ -173,15 +173,18 @@ test('CPC v2 with directions "all" adds left-right and right-left terms: one Inf
   tf.dispose(batch.views);
 });
 
-test('CPC v2 uses layer norm and the v1 batch norm in the patch encoder; offsets that fall off the grid are refused', () => {
-  const names = (id: string) => {
-    const method = create(smallConfig(id, { params: CPC_GRID }), CPC_SHAPE);
+test('CPC v2 uses layer norm, CPC v1 no normalisation in the patch encoder (the paper; batch norm on request); offsets that fall off the grid are refused', () => {
+  const names = (id: string, params: Record<string, unknown> = {}) => {
+    const method = create(smallConfig(id, { params: { ...CPC_GRID, ...params } }), CPC_SHAPE);
     const out = [...method.namedVariables().keys()];
     method.dispose();
     return out;
   };
   assert.ok(names('cpcv2').some((n) => n.startsWith('encoder.ln')) && !names('cpcv2').some((n) => n.startsWith('encoder.bn')));
-  assert.ok(names('cpc').some((n) => n.startsWith('encoder.bn')) && !names('cpc').some((n) => n.includes('bottom-up')));
+  const v1 = names('cpc');
+  assert.ok(!v1.some((n) => n.startsWith('encoder.bn') || n.startsWith('encoder.ln')), 'CPC v1’s patch encoder must have no batch (or layer) norm');
+  assert.ok(v1.includes('encoder.conv0.bias') && !v1.some((n) => n.includes('bottom-up')));
+  assert.ok(names('cpc', { patchNorm: 'batch' }).some((n) => n.startsWith('encoder.bn')));
   assert.throws(() => create(smallConfig('cpc', { params: { ...CPC_GRID, minOffset: 7, maxOffset: 8 } }), CPC_SHAPE), /no patch is 7 rows away/);
   assert.throws(() => create(smallConfig('cpc', { params: { ...CPC_GRID, minOffset: 3, maxOffset: 2 } }), CPC_SHAPE), /minOffset/);
 });
@@ -489,11 +492,11 @@ for (const [label, id, { shape, params }] of STEP_CASES) {
 // ---------------------------------------------------------------- configs
 
 test('each new method resolves with its paper defaults and overrides', () => {
-  const c = (method: string) => resolveConfig({ method }).config!;
-  assert.deepEqual(c('cpc').params, { patchSize: 8, patchStride: 4, minOffset: 1, maxOffset: 5, negatives: 1024, contextBlocks: 5 });
+  const c = (method: string) => resolveConfig({ method, recipe: 'paper' }).config!;
+  assert.deepEqual(c('cpc').params, { patchSize: 8, patchStride: 4, minOffset: 1, maxOffset: 5, negatives: 1024, contextBlocks: 5, patchNorm: 'none' });
   assert.deepEqual(c('cpcv2').params, { patchSize: 10, patchStride: 4, minOffset: 3, maxOffset: 4, negatives: 1024, contextBlocks: 5, directions: 'vertical', targetDim: 64, patchAugment: true });
   assert.deepEqual([c('cpc').augment.view1.cropMinScale, c('cpc').augment.view1.jitterProb], [0.73, 0]);
-  assert.deepEqual(c('dim').params, { alpha: 0, beta: 1, gamma: 0.1, estimator: 'jsd', units: 256 });
+  assert.deepEqual(c('dim').params, { alpha: 0, beta: 1, gamma: 0.1, estimator: 'jsd', units: 256, yActivation: 'linear', generatorLoss: 'non-saturating' });
   assert.equal(c('dim').projector.out, 64);
   assert.deepEqual(c('cmc').params, { views: 'auto', numViews: 2, lowPassSigma: 1.5, objective: 'full-graph', contrast: 'softmax', temperature: 0.07, memoryMomentum: 0.5, noiseSamples: 16384, bankInit: 'random' });
   assert.deepEqual([c('cmc').optimizer.name, c('cmc').optimizer.lr], ['sgd', 0.03]);

@@ -16,7 +16,7 @@ import { startDataParallel } from '../src/engine/parallel/data-parallel';
 import { RunStore } from '../src/store/store';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clab-train-'));
-const tiny = { method: 'simclr', epochs: 2, batchSize: 32, trainLimit: 128, encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, eval: { linearProbe: false } };
+const tiny = { method: 'simclr', recipe: 'paper', epochs: 2, batchSize: 32, trainLimit: 128, encoder: { preset: 'tiny' }, projector: { hidden: 32, out: 16 }, eval: { linearProbe: false } };
 
 before(async () => {
   await initBackend('wasm');

@@ -3,6 +3,9 @@ import { checkResumable, describeResumePoint, isResumableStatus, ResumeRefused, 
 import type { RunStore } from '../store/store';
 import type { RunRow } from '../store/types';
 
+/** The end-of-run kNN baselines (recorded at epoch 0 by the training loop): not an epoch of training. */
+const BASELINE_PROTOCOLS = ['knn-raw-pixels', 'knn-raw-pixels-centred', 'knn-untrained'];
+
 const pct = (v: number | null | undefined) => (v == null ? '-' : `${(v * 100).toFixed(2)}%`);
 const when = (ms: number | null) => (ms == null ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
 
@@ -63,13 +66,13 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
   out.push(`run ${run.id}: ${run.name}`);
   out.push(`  status     ${liveStatus(run)}${run.error ? ` — ${run.error}` : ''}`);
   if (resume) out.push(`  resume     ${'point' in resume ? `clab resume ${id} continues it ${describeResumePoint(resume.point)}` : `not possible: ${resume.refused}`}`);
-  out.push(`  method     ${run.method}   dataset ${run.dataset}   config ${run.configHash}`);
+  out.push(`  method     ${run.method}   recipe ${run.config.recipe ?? 'paper'}   dataset ${run.dataset}   config ${run.configHash}`);
   out.push(`  backend    ${run.backend ?? '-'} (${run.device ?? '-'})   host ${run.host ?? '-'}`);
   out.push(`  created    ${when(run.createdAt)}   started ${when(run.startedAt)}   finished ${when(run.finishedAt)}`);
   out.push(`  versions   ${Object.entries(run.versions).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
   if (losses.length || evals.length) {
     out.push('', '  epoch  loss      kNN      collapse');
-    const epochs = [...new Set([...losses.map((l) => l.epoch), ...evals.map((e) => e.epoch)])].sort((a, b) => a - b);
+    const epochs = [...new Set([...losses.map((l) => l.epoch), ...evals.filter((e) => !BASELINE_PROTOCOLS.includes(e.protocol)).map((e) => e.epoch)])].sort((a, b) => a - b);
     for (const ep of epochs) {
       const l = losses.find((x) => x.epoch === ep);
       const knn = evals.find((e) => e.epoch === ep && e.protocol === 'knn');
@@ -78,6 +81,8 @@ export async function printRun(store: RunStore, id: number, json: boolean): Prom
     }
     const lin = evals.find((e) => e.protocol === 'linear');
     if (lin) out.push(`  linear probe (epoch ${lin.epoch}): ${pct(lin.value)}`);
+    const [raw, centred, untrained] = BASELINE_PROTOCOLS.map((p) => evals.find((e) => e.protocol === p));
+    if (raw && untrained) out.push(`  kNN baselines, same protocol: raw pixels ${pct(raw.value)}${centred ? ` (mean-centred ${pct(centred.value)})` : ''}, untrained encoder ${pct(untrained.value)}`);
   }
   if (embeddings.length) out.push('', `  embeddings ${embeddings.map((e) => `epoch ${e.epoch} (${e.split}, ${e.count}×${e.dim})`).join(', ')}`);
   if (artifacts.length) out.push('', ...artifacts.map((a) => `  ${a.kind.padEnd(10)} ${a.path}`));

@@ -2,20 +2,36 @@ import { createHash } from 'node:crypto';
 import { augmentProblems, augmentSpec, type AugmentParams } from './augment-spec';
 import { DATASET_SPEC_HINT, DATASET_SPEC_PATTERN } from './datasets';
 import { METHOD_IDS, METHOD_INFO } from './methods';
-import { defaultsOf, deepMerge, hashedConfig, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
+import { defaultsOf, deepMerge, hashedConfig, legacyValuesOf, toJsonSchema, validateAgainst, type ConfigProblem, type ObjectSpec } from './spec';
 
 /** The side image folders are resized to when a config does not say (`imageSize`). */
 export const DEFAULT_IMAGE_SIZE = 32;
 
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'webgpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
-export const ENCODER_PRESETS = ['tiny', 'small', 'medium', 'resnet18-cifar'] as const;
+export const ENCODER_PRESETS = ['tiny', 'small', 'medium', 'resnet18-cifar', 'compact'] as const;
 export type EncoderPreset = (typeof ENCODER_PRESETS)[number];
+
+/**
+ * Named sets of defaults: `paper` (each paper's settings scaled to small images) and `short` (tuned here
+ * for budgets of at most SHORT_RECIPE_MAX_EPOCHS epochs on small images; each method's `short` lists what
+ * it changes). Values the config gives win over either.
+ */
+export const RECIPES = ['paper', 'short'] as const;
+export type Recipe = (typeof RECIPES)[number];
+export const SHORT_RECIPE_MAX_EPOCHS = 20;
+
+/** The recipe a config that names none gets: `short` for budgets of at most 20 epochs, else `paper`. */
+export function defaultRecipe(epochs: number): Recipe {
+  return epochs <= SHORT_RECIPE_MAX_EPOCHS ? 'short' : 'paper';
+}
 
 /** A fully resolved run configuration: every default filled in. This is what a run records. */
 export interface RunConfig {
   name: string;
   method: string;
+  /** The named defaults the run started from (RECIPES); the config's own values override them. */
+  recipe: Recipe;
   dataset: string;
   /** Image folders: images are resized (shorter side) and centre-cropped to imageSize×imageSize; 0 = as stored. */
   imageSize: number;
@@ -40,6 +56,14 @@ export interface RunConfig {
 const BASE_FIELDS: ObjectSpec['fields'] = {
   name: { kind: 'string', description: 'A name for the run, shown in the Runs view. Defaults to "<method> on <dataset>".' },
   method: { kind: 'enum', description: 'Self-supervised method.', values: METHOD_IDS, valueDescriptions: METHOD_IDS.map((m) => `${METHOD_INFO[m].label}: ${METHOD_INFO[m].summary}`) },
+  recipe: {
+    kind: 'enum',
+    description: `Named defaults the rest of the config starts from; values given in the config win. Default: \`short\` when epochs ≤ ${SHORT_RECIPE_MAX_EPOCHS}, else \`paper\`. \`clab methods\` and docs/methods.md list what each method's \`short\` changes.`,
+    values: RECIPES,
+    valueDescriptions: ['the paper’s settings scaled to small images (the official code’s where they differ)', `tuned for ≤ ${SHORT_RECIPE_MAX_EPOCHS} epochs on small images: optimiser, learning rate, warm-up, crops, heads, encoder preset`],
+    // Runs recorded before recipes existed trained with today's paper defaults.
+    legacyValue: 'paper',
+  },
   dataset: {
     kind: 'string',
     description:
@@ -87,6 +111,7 @@ const BASE_FIELDS: ObjectSpec['fields'] = {
           'conv 32/1, 64/2, 128/2 + BN + ReLU, global average pool (128-d); the benchmark architecture',
           'conv 32/1, 64/1, 128/2, 256/2 + BN + ReLU, global average pool (256-d)',
           'ResNet-18 with the CIFAR stem (3×3 conv, no max-pool), 512-d; for GPU users',
+          'conv 16/1, 32/2, 64/2, 64/2 + BN + ReLU, global average pool (64-d): ~3× cheaper per image than small; the short recipes’ encoder',
         ],
         default: 'small',
       },
@@ -147,11 +172,25 @@ export interface Resolved {
   problems: ConfigProblem[];
 }
 
+export interface ResolveOptions {
+  /**
+   * The config was recorded with a run (resume, rerun): a field it lacks was added later, so it takes its
+   * legacyValue (what the run trained with), not its default; no `recipe` means `paper`.
+   */
+  recorded?: boolean;
+}
+
+/** resolveConfig for a config recorded with a run: see ResolveOptions.recorded. */
+export function resolveRecordedConfig(raw: unknown): Resolved {
+  return resolveConfig(raw, { recorded: true });
+}
+
 /**
- * Validates a user's (partial) config and fills in every default: the method's paper defaults first,
- * then the user's values. Returns one problem per wrong or unknown key, and no config if there are any.
+ * Validates a user's (partial) config and fills in every default: the method's paper defaults, then its
+ * `short` recipe if that is the recipe (named, or by default for ≤ 20 epochs), then the user's values.
+ * Returns one problem per wrong or unknown key, and no config if there are any.
  */
-export function resolveConfig(raw: unknown): Resolved {
+export function resolveConfig(raw: unknown, options: ResolveOptions = {}): Resolved {
   const problems: ConfigProblem[] = [];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { problems: [{ path: '(config)', message: 'must be a JSON object' }] };
   // `$schema` points the editor at our JSON schema; it is not part of the run.
@@ -173,9 +212,14 @@ export function resolveConfig(raw: unknown): Resolved {
   const spec = configSpecFor(method);
   validateAgainst(spec, raw, '', problems);
   if (problems.length) return { problems };
+  const user = raw as Record<string, unknown>;
   const defaults = defaultsOf(spec) as unknown as RunConfig;
-  const withMethod = deepMerge(defaults, { optimizer: info.overrides?.optimizer ?? {}, projector: info.overrides?.projector ?? {} });
-  const config = deepMerge(withMethod, raw) as RunConfig;
+  const recipe = (user.recipe as Recipe | undefined) ?? (options.recorded ? 'paper' : defaultRecipe(typeof user.epochs === 'number' ? user.epochs : defaults.epochs));
+  const paper = deepMerge(defaults, info.overrides ?? {});
+  const start = recipe === 'short' ? deepMerge(paper, info.short.changes) : paper;
+  const given = options.recorded ? deepMerge(legacyValuesOf(spec, user), user) : user;
+  const config = deepMerge(start, given) as RunConfig;
+  config.recipe = recipe;
   if (!config.name) config.name = `${info.label} on ${config.dataset}`;
   for (const v of ['view1', 'view2'] as const) {
     problems.push(...augmentProblems(config.augment[v], `augment.${v}`));
@@ -225,4 +269,28 @@ export function runConfigJsonSchema(): Record<string, unknown> {
       return { if: { properties: { method: { const: m } }, required: ['method'] }, then: { properties: { params: s.properties.params, augment: s.properties.augment } } };
     }),
   };
+}
+
+/** One config value a method's two recipes set differently. */
+export interface RecipeDifference {
+  path: string;
+  paper: unknown;
+  short: unknown;
+}
+
+/** The values `short` changes against `paper` for a method, by dotted path (what the wizard and `clab methods` show). */
+export function recipeDifferences(method: string): RecipeDifference[] {
+  const paper = resolveConfig({ method, recipe: 'paper' }).config;
+  const short = resolveConfig({ method, recipe: 'short' }).config;
+  if (!paper || !short) return [];
+  const out: RecipeDifference[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (a && b && typeof a === 'object' && typeof b === 'object') {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    } else if (a !== b) out.push({ path, paper: a, short: b });
+  };
+  const { recipe: _a, name: _n, ...p } = paper;
+  const { recipe: _b, name: _m, ...s } = short;
+  walk(p, s, '');
+  return out;
 }

@@ -116,6 +116,22 @@ export function hashedConfig(spec: ObjectSpec, value: Record<string, unknown>): 
   return out;
 }
 
+/**
+ * For a config recorded before some fields existed: the legacyValue of every field `value` lacks, as a
+ * nested object (merged under the recorded values, it reproduces what the run trained with).
+ */
+export function legacyValuesOf(spec: ObjectSpec, value: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, f] of Object.entries(spec.fields)) {
+    const v = value[key];
+    if (f.kind === 'object') {
+      const inner = legacyValuesOf(f, v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+      if (Object.keys(inner).length) out[key] = inner;
+    } else if (f.legacyValue !== undefined && !(key in value)) out[key] = f.legacyValue;
+  }
+  return out;
+}
+
 /** The defaults of every field that has one, as a nested object. */
 export function defaultsOf(spec: ObjectSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -14,6 +14,7 @@ import { saveCheckpoint } from './checkpoint';
 import { loadDataset, shuffledIndices, type Dataset } from '../data/datasets';
 import { Rng } from '../core/rng';
 import { collapseStd } from './eval/collapse';
+import { baselineCacheFile, cachedKnnBaselines, type KnnBaselines } from './eval/baselines';
 import { knnAccuracy } from './eval/knn';
 import { linearProbeAccuracy } from './eval/linear';
 import { methodDefinition } from './methods';
@@ -51,7 +52,7 @@ type Ctx = TrainOptions & { writer: PatientWriter };
 /** How often a running worker refreshes its heartbeat; the store calls a run crashed after 60 s without one. */
 const HEARTBEAT_MS = 10_000;
 
-export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; linear?: number } | { status: 'failed'; error: string };
+export type RunOutcome = { status: 'completed' | 'cancelled'; knn?: number; linear?: number; baselines?: KnnBaselines } | { status: 'failed'; error: string };
 
 const isNotInstalled = (error: string) => error.startsWith('Cannot find module');
 
@@ -113,7 +114,7 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
     if (!resumed) await method.prepare?.({ trainIndices: trainIdx, mapTrain: (fn) => mapSplit(train, trainIdx, stats, fn) });
     parallel = await startDataParallel({ config, backend: backend.backend, method, optimizer, inputShape, trainSize: train.count, totalSteps, batchSize, log });
     emit({ type: 'started', runId, backend: backend.backend, device: backend.device, stepsPerEpoch, totalSteps, trainSize: n, testSize: test.count });
-    log(`${config.method} on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
+    log(`${config.method} (recipe ${config.recipe}) on ${data.name}: ${n} training images, ${stepsPerEpoch} steps/epoch, backend ${backend.backend} (${backend.device})`);
     if (resumed)
       log(
         resumed.partial
@@ -236,11 +237,23 @@ export async function runTraining(config: RunConfig, o: TrainOptions): Promise<R
         details: { classifier: 'multinomial logistic regression, Adam, 30 epochs, standardised features', features: 'encoder (pooled, before projector)', trainSplit: 'train', trainSize: n, testSplit: 'test', testSize: test.count, configHash: hash },
       });
     }
+    // What the run's kNN should be read against, with its own protocol (computed once per database).
+    let baselines: KnnBaselines | undefined;
+    if (labeled && lastKnn !== undefined) {
+      log('kNN baselines (raw pixels, untrained encoder; cached)…');
+      baselines = await cachedKnnBaselines(config, hash, data, trainIdx, baselineCacheFile(o.dbPath));
+      const details = { k: config.eval.knnK, temperature: config.eval.knnTemperature, similarity: 'cosine', bankSplit: 'train', bankSize: n, querySplit: 'test', querySize: test.count, configHash: hash };
+      await record(c, { protocol: 'knn-raw-pixels', value: baselines.rawPixels, epoch: 0, details: { ...details, features: 'pixels in [0, 1]' } });
+      await record(c, { protocol: 'knn-raw-pixels-centred', value: baselines.rawPixelsCentred, epoch: 0, details: { ...details, features: 'pixels in [0, 1] minus the bank’s mean image' } });
+      await record(c, { protocol: 'knn-untrained', value: baselines.untrainedEncoder, epoch: 0, details: { ...details, features: 'encoder at initialisation (pooled, before projector)' } });
+      const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+      log(`kNN ${pct(lastKnn)} against, with the same protocol: raw pixels ${pct(baselines.rawPixels)} (mean-centred ${pct(baselines.rawPixelsCentred)}), untrained encoder ${pct(baselines.untrainedEncoder)}`);
+    }
     await writer.write(() => store.finishRun(runId, 'completed'));
     // The final checkpoint keeps the weights; the resume state (30 MB and more with a memory bank) goes.
     rmSync(resumeFolder(o.dbPath, runId), { recursive: true, force: true });
     emit({ type: 'finished', runId, status: 'completed', knn: lastKnn, linear });
-    return { status: 'completed', knn: lastKnn, linear };
+    return { status: 'completed', knn: lastKnn, linear, baselines };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     try {

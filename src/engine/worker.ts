@@ -4,7 +4,7 @@
  * sends WorkerEvents and exits when the run has ended. SIGTERM also cancels. The worker writes its own
  * run's rows to the store, so nothing depends on the host staying alive.
  */
-import { resolveConfig, formatProblems } from '../core/config';
+import { resolveRecordedConfig, resolveConfig, formatProblems } from '../core/config';
 import { isHostMessage, type HostMessage, type WorkerEvent } from '../core/events';
 import { DatasetError, loadDataset, type Dataset } from '../data/datasets';
 import { ResumeRefused } from '../store/resume';
@@ -64,7 +64,7 @@ async function resume(m: Extract<HostMessage, { type: 'resume' }>): Promise<numb
     const run = await store.getRun(m.runId);
     if (!run) throw new ResumeRefused(`there is no run ${m.runId}`);
     // Re-validated: a config recorded by an older version may no longer be accepted.
-    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    const { config, problems } = resolveRecordedConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${m.runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
     const outcome = await runTraining(config, { store, dbPath: m.dbPath, runId: m.runId, emit: send, cancel, extraModuleDirs: m.extraModuleDirs, resume: true, claimedBy: m.claimedBy });
     return outcome.status === 'failed' ? 1 : 0;

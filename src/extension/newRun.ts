@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { Recipe } from '../core/config';
 import { DATASET_KINDS } from '../core/datasets';
 import { METHOD_IDS, METHOD_INFO } from '../core/methods';
 import { defaultCacheDir } from '../data/cache';
@@ -13,6 +14,7 @@ import {
   discoverDatasets,
   keyFields,
   parseInput,
+  recipeChoices,
   resolveDatasetPath,
   resolveOrThrow,
   setPath,
@@ -26,8 +28,8 @@ import type { Services } from './services';
 type Action = 'start' | 'save' | 'both';
 
 /**
- * New Run…: method → dataset → epochs, batch size, learning rate, the method's own hyper-parameters,
- * encoder → start and/or save as a config file. Every box is prefilled with the method's default and
+ * New Run…: method → dataset → recipe (short or paper, each with what it sets differently) → epochs,
+ * batch size, learning rate, the method's own hyper-parameters, encoder → start and/or save as a config file. Every box is prefilled with the method's default and
  * validated by resolveConfig as the user types. Given a config object as argument (automation, tests),
  * it starts that run without asking. Resolves to the new run's id, if one was started.
  */
@@ -36,16 +38,17 @@ export async function newRun(s: Services, preset?: unknown): Promise<number | un
   const title = 'Contrastive Lab: New Run';
   let method: string | undefined;
   let dataset: string | undefined;
+  let recipe: Recipe = 'short';
   const answers = new Map<string, unknown>();
-  let fields: WizardField[] = keyFields(METHOD_IDS[0]);
+  let fields: WizardField[] = keyFields(METHOD_IDS[0], recipe);
   const raw = (): RawConfig => {
-    let r: RawConfig = { method, dataset };
+    let r: RawConfig = { method, dataset, recipe };
     for (const f of fields) if (answers.has(f.path)) r = setPath(r, f.path, answers.get(f.path));
     return r;
   };
   let i = 0;
   for (;;) {
-    const totalSteps = 2 + fields.length + 1;
+    const totalSteps = 3 + fields.length + 1;
     const o = { title, step: i + 1, totalSteps };
     let r: StepResult<unknown>;
     if (i === 0) {
@@ -53,15 +56,24 @@ export async function newRun(s: Services, preset?: unknown): Promise<number | un
       const picked = await pickStep({ ...o, items, placeholder: 'Self-supervised method', active: items.find((it) => it.id === method) });
       if (picked && picked !== BACK && picked.id !== method) {
         method = picked.id;
-        fields = keyFields(method);
+        fields = keyFields(method, recipe);
         answers.clear(); // another method's values do not carry over
       }
       r = picked;
     } else if (i === 1) {
       r = await pickDataset(s, o, dataset);
       if (typeof r === 'string') dataset = r;
-    } else if (i < 2 + fields.length) {
-      const f = fields[i - 2];
+    } else if (i === 2) {
+      const items = recipeChoices(method!).map((c) => ({ ...c, detail: c.detail || 'the same values as the other recipe for this method' }));
+      const picked = await pickStep({ ...o, items, placeholder: 'Recipe: the defaults the next steps start from (values you change win)', active: items.find((it) => it.recipe === recipe) });
+      if (picked && picked !== BACK && picked.recipe !== recipe) {
+        recipe = picked.recipe;
+        fields = keyFields(method!, recipe);
+        answers.clear(); // the answers were offered as the other recipe's defaults
+      }
+      r = picked;
+    } else if (i < 3 + fields.length) {
+      const f = fields[i - 3];
       r = await askField(o, f, raw(), answers.has(f.path) ? answers.get(f.path) : f.default);
       if (r !== BACK && r !== undefined) answers.set(f.path, r);
     } else {

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { configSpecFor, resolveConfig, type RunConfig } from '../core/config';
+import { configSpecFor, recipeDifferences, resolveConfig, SHORT_RECIPE_MAX_EPOCHS, type Recipe, type RunConfig } from '../core/config';
 import { DATASET_KINDS } from '../core/datasets';
 import { listLocalDatasets } from '../data/registry';
 import { METHOD_INFO } from '../core/methods';
@@ -46,9 +46,33 @@ function specAt(method: string, path: string): FieldSpec | undefined {
 
 const TITLES: Record<string, string> = { epochs: 'Epochs', batchSize: 'Batch size', 'optimizer.lr': 'Learning rate', 'encoder.preset': 'Encoder' };
 
-/** The values the wizard asks for after method and dataset: the shared essentials, then the method's own. */
-export function keyFields(method: string): WizardField[] {
-  const defaults = resolveConfig({ method }).config;
+/** One choice of the wizard's recipe step: the recipe, and what it sets differently from the other. */
+export interface RecipeChoice {
+  recipe: Recipe;
+  label: string;
+  description: string;
+  /** The values that differ, `path: this value (other: that value)`, joined for one line. */
+  detail: string;
+}
+
+const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/** The wizard's recipe step for a method: short first (the default of the wizard's ≤ 20-epoch budgets), then paper. */
+export function recipeChoices(method: string): RecipeChoice[] {
+  const diffs = recipeDifferences(method);
+  const list = (mine: 'short' | 'paper', other: 'short' | 'paper') => diffs.map((d) => `${d.path} ${show(d[mine])} (${other}: ${show(d[other])})`).join(' · ');
+  return [
+    { recipe: 'short', label: 'short', description: `tuned for ≤ ${SHORT_RECIPE_MAX_EPOCHS} epochs on small images; default up to ${SHORT_RECIPE_MAX_EPOCHS} epochs`, detail: list('short', 'paper') },
+    { recipe: 'paper', label: 'paper', description: 'the paper’s settings scaled to small images (the official code’s where they differ)', detail: list('paper', 'short') },
+  ];
+}
+
+/**
+ * The values the wizard asks for after method, dataset and recipe: the shared essentials, then the
+ * method's own, prefilled with that recipe's defaults.
+ */
+export function keyFields(method: string, recipe: Recipe = 'short'): WizardField[] {
+  const defaults = resolveConfig({ method, recipe }).config;
   const info = METHOD_INFO[method];
   if (!defaults || !info) return [];
   const paths = ['epochs', 'batchSize', 'optimizer.lr', ...Object.keys(info.params.fields).map((k) => `params.${k}`), 'encoder.preset'];
@@ -99,8 +123,9 @@ export function applyRunDefaults(raw: RawConfig, prefs: { backend?: string }): R
   return prefs.backend && prefs.backend !== 'auto' && raw.backend === undefined ? { ...raw, backend: prefs.backend } : raw;
 }
 
-export function resolveOrThrow(raw: RawConfig): RunConfig {
-  const { config, problems } = resolveConfig(raw);
+/** `recorded`: the config of a recorded run (Rerun), whose missing later fields take their legacyValue. */
+export function resolveOrThrow(raw: RawConfig, options: { recorded?: boolean } = {}): RunConfig {
+  const { config, problems } = resolveConfig(raw, options);
   if (!config) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
   return config;
 }

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { exportRun } from '../store/export';
+import { resolveRecordedConfig } from '../core/config';
 import { describeResumePoint } from '../store/resume';
 import { packRun, PackError, unpackRun } from '../store/pack';
 import { runFolder } from '../store/store';
@@ -62,7 +63,7 @@ export async function rerun(s: Services, node?: Target, nodes?: unknown): Promis
   for (const v of runs) {
     try {
       // Re-validated: a config recorded by an older version may no longer be accepted.
-      const config = resolveOrThrow(v.row.config as unknown as Record<string, unknown>);
+      const config = resolveOrThrow(v.row.config as unknown as Record<string, unknown>, { recorded: true });
       ids.push(await s.manager.enqueue(config, { dbPath: s.settings().dbPath, cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath }));
     } catch (e) {
       void vscode.window.showErrorMessage(`Contrastive Lab: cannot rerun “${v.row.name}”: ${(e as Error).message}`);
@@ -97,8 +98,10 @@ export async function duplicateAsConfig(s: Services, node?: Target): Promise<vsc
   const [v] = await targets(s, node, undefined, { placeholder: 'Run whose config to save as a file', none: 'There are no runs yet.' });
   if (!v) return undefined;
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  // The full recorded config: every default spelled out, so the file reproduces this run even if defaults change.
-  const raw = { ...(v.row.config as unknown as Record<string, unknown>) };
+  // The full recorded config: every default spelled out, so the file reproduces this run even if defaults change
+  // (fields added since the run was recorded at their legacy values: what it trained with, recipe paper included).
+  const recorded = v.row.config as unknown as Record<string, unknown>;
+  const raw = { ...((resolveRecordedConfig(recorded).config as unknown as Record<string, unknown> | undefined) ?? recorded) };
   const name = suggestedFileName({ name: raw.name });
   let uri = await vscode.window.showSaveDialog({
     defaultUri: base ? vscode.Uri.file(path.join(base, name)) : undefined,

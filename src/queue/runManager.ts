@@ -2,7 +2,7 @@ import { fork as nodeFork, type ChildProcess, type ForkOptions } from 'node:chil
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { resolveConfig, formatProblems, type RunConfig } from '../core/config';
+import { resolveRecordedConfig, formatProblems, type RunConfig } from '../core/config';
 import { checkDataset } from '../data/check';
 import type { HostMessage, WorkerEvent } from '../core/events';
 import { checkResumable, ResumeRefused } from '../store/resume';
@@ -225,7 +225,7 @@ export class RunManager implements RunTarget {
     const store = await this.store(opts.dbPath);
     const { run } = await checkResumable(store, opts.dbPath, runId);
     // Re-validated: a config recorded by an older version may no longer be accepted.
-    const { config, problems } = resolveConfig(run.config as unknown as Record<string, unknown>);
+    const { config, problems } = resolveRecordedConfig(run.config as unknown as Record<string, unknown>);
     if (!config) throw new ResumeRefused(`run ${runId}'s recorded config is no longer valid: ${formatProblems(problems)}`);
     await store.requeueRun(runId, 'resume');
     this.mirror({ runId, config, resume: true, ...opts });

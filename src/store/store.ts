@@ -455,7 +455,8 @@ export class RunStore {
       await this.requireRun(db, id);
       const artifacts = await all<ArtifactRecord>(db, 'SELECT kind, path, epoch, created_at FROM artifacts WHERE run_id = ? AND epoch > ? ORDER BY id', [id, last]);
       await run(db, 'DELETE FROM metrics WHERE run_id = ? AND step >= ?', [id, at.step]);
-      await run(db, "DELETE FROM evals WHERE run_id = ? AND (epoch > ? OR protocol = 'linear')", [id, last]);
+      // The end-of-run records (linear probe, the kNN baselines at epoch 0) are made again when it finishes.
+      await run(db, "DELETE FROM evals WHERE run_id = ? AND (epoch > ? OR protocol IN ('linear', 'knn-raw-pixels', 'knn-raw-pixels-centred', 'knn-untrained'))", [id, last]);
       await run(db, 'DELETE FROM embeddings WHERE run_id = ? AND epoch > ?', [id, last]);
       await run(db, 'DELETE FROM artifacts WHERE run_id = ? AND epoch > ?', [id, last]);
       return artifacts.map(toArtifact);

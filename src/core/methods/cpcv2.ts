@@ -1,5 +1,5 @@
 import type { MethodInfo } from './index';
-import { CPC_AUGMENT, CPC_COMMON_NOTES, cpcGridFields } from './cpc';
+import { CPC_AUGMENT, CPC_COMMON_NOTES, CPC_SHORT_WHY, cpcGridFields } from './cpc';
 
 export const cpcv2: MethodInfo = {
   id: 'cpcv2',
@@ -23,6 +23,7 @@ export const cpcv2: MethodInfo = {
     },
   },
   views: [CPC_AUGMENT, CPC_AUGMENT],
+  short: { changes: { encoder: { preset: 'compact' } }, why: [CPC_SHORT_WHY] },
   notes: [
     'CPC v2 changes implemented: layer norm instead of batch norm in the patch encoder (LN); bottom-up predictions besides top-down (BU), and left/right ones with directions "all"; larger patches (LP); per-patch augmentation (PA); the pseudocode’s 64-d target projection, prediction scale 0.1 and skipped near offsets. Not implemented: the bigger ResNet-161 (model capacity) and colour dropping (grayscale data; it drops 2 of 3 colour channels).',
     'Larger patches: 10 px instead of CPC’s 8, every 4 px: a 5×5 grid centred on the 28-px image (1-px margins). A 7×7 grid of 10-px patches every 3 px costs twice the encoder time and was too slow on wasm.',

@@ -12,6 +12,16 @@ import { pixpro } from './pixpro';
 import { simclr } from './simclr';
 import { simsiam } from './simsiam';
 
+/** Config values a recipe sets, on top of the shared defaults (a partial run config). */
+export interface RecipeChanges {
+  batchSize?: number;
+  encoder?: { preset?: string };
+  projector?: { hidden?: number; out?: number };
+  optimizer?: { name?: string; lr?: number; momentum?: number; weightDecay?: number; warmupEpochs?: number; schedule?: string };
+  params?: Record<string, number | string | boolean>;
+  augment?: { view1?: Partial<AugmentParams>; view2?: Partial<AugmentParams> };
+}
+
 /**
  * What the editor, the CLI and the config validator know about a method, without loading TensorFlow.js:
  * its paper, its hyper-parameters (with the paper's defaults) and the default augmentation of each view.
@@ -26,8 +36,10 @@ export interface MethodInfo {
   params: ObjectSpec;
   /** Default augmentation per view (two views for every method so far). */
   views: [AugmentParams, AugmentParams];
-  /** Defaults for the shared sections that this method's paper sets differently. */
-  overrides?: { optimizer?: Record<string, unknown>; projector?: Record<string, unknown> };
+  /** Defaults for the shared sections that this method's paper sets differently (the `paper` recipe). */
+  overrides?: RecipeChanges;
+  /** The `short` recipe: what it changes on top of the paper's defaults, and why. */
+  short: { changes: RecipeChanges; why: string[] };
   /** Set when the method reads the crop boxes as the only geometric change between views: why rotation must stay off. */
   noRotation?: string;
   /** Small-data overrides applied on top of the paper's defaults, each with its reason. */

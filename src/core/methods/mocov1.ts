@@ -1,6 +1,7 @@
 import type { ObjectSpec } from '../spec';
 import type { MethodInfo } from './index';
 import { MOCO_V1_AUGMENT } from './recipes';
+import { SHORT_COMMON, SHORT_COMMON_WHY } from './short';
 
 /** MoCo's hyper-parameters; v1 and v2 differ only in the temperature's default. */
 export function mocoParams(version: 'v1' | 'v2', temperature: number): ObjectSpec {
@@ -46,5 +47,6 @@ export const mocov1: MethodInfo = {
   params: mocoParams('v1', 0.07),
   views: [MOCO_V1_AUGMENT, MOCO_V1_AUGMENT],
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 } },
+  short: { changes: SHORT_COMMON, why: SHORT_COMMON_WHY },
   notes: [...MOCO_NOTES, 'The head is one linear layer (the paper’s fc to 128-d): projector.out sets its size and projector.hidden is unused.'],
 };

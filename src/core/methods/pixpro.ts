@@ -1,5 +1,6 @@
 import type { MethodInfo } from './index';
 import { BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT } from './recipes';
+import { SHORT_COMMON_WHY, SHORT_OPTIMIZER } from './short';
 
 export const pixpro: MethodInfo = {
   id: 'pixpro',
@@ -33,6 +34,15 @@ export const pixpro: MethodInfo = {
   views: [BYOL_VIEW1_AUGMENT, BYOL_VIEW2_AUGMENT],
   noRotation: 'PixPro matches feature-map cells across the two views by their crop boxes, and a rotation moves the pixels without the box',
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 256, out: 256 } },
+  short: {
+    changes: { batchSize: 64, optimizer: SHORT_OPTIMIZER, augment: { view1: { cropMinScale: 0.2 }, view2: { cropMinScale: 0.2, solarizeProb: 0 } } },
+    why: [
+      SHORT_COMMON_WHY[0],
+      SHORT_COMMON_WHY[1],
+      'Encoder stays small: PixPro matches cells of the last feature map, 7×7 for small on 28-px images but 4×4 for compact, too coarse for pixel-level positives.',
+      'Crops of 20–100% instead of 8–100%, and no solarisation, as BYOL’s short recipe.',
+    ],
+  },
   notes: [
     'Paper defaults: T = 0.7, γ = 2, a one-layer transform g in the pixel propagation module, momentum 0.99 → 1 (cosine), a per-pixel projector Linear → BN → ReLU → Linear with 256-d output, BYOL’s augmentations with crops of 8–100% of the image. The instance-level branch (PixPro + instance) is off by default, as in the paper’s base PixPro; `params.instanceWeight` 1 turns it on.',
     'Pixel features: the encoder’s last feature map, 7×7 for the small preset on 28-px images (the paper’s C5 map is 7×7 on 224-px crops). Positive pairs follow the official code’s conventions: crop boxes normalised by image size − 1, bins of box/7, the distance normalised by the larger bin diagonal, mirrored boxes handled by their swapped x-coordinates.',

@@ -1,5 +1,6 @@
 import { SIMCLR_AUGMENT } from '../augment-spec';
 import type { MethodInfo } from './index';
+import { SHORT_COMMON, SHORT_COMMON_WHY } from './short';
 
 export const simclr: MethodInfo = {
   id: 'simclr',
@@ -14,4 +15,6 @@ export const simclr: MethodInfo = {
     },
   },
   views: [SIMCLR_AUGMENT, SIMCLR_AUGMENT],
+  // SimCLR's paper recipe here is already Adam 1e-3 (the project's default); short changes batch and encoder.
+  short: { changes: SHORT_COMMON, why: SHORT_COMMON_WHY.slice(1) },
 };

@@ -1,5 +1,6 @@
 import type { MethodInfo } from './index';
 import { MOCO_V2_AUGMENT } from './recipes';
+import { SHORT_COMMON, SHORT_COMMON_WHY } from './short';
 
 export const simsiam: MethodInfo = {
   id: 'simsiam',
@@ -22,6 +23,10 @@ export const simsiam: MethodInfo = {
   },
   views: [MOCO_V2_AUGMENT, MOCO_V2_AUGMENT],
   overrides: { optimizer: { name: 'sgd', lr: 0.03, momentum: 0.9, weightDecay: 5e-4 }, projector: { hidden: 512, out: 512 } },
+  short: {
+    changes: { ...SHORT_COMMON, projector: { hidden: 256, out: 256 }, params: { predictorHidden: 64 } },
+    why: [...SHORT_COMMON_WHY, 'Projector 256 → 256 and predictor bottleneck 64 instead of 512 and 128: the paper’s 4:1 bottleneck at the width of the 64-d encoder.'],
+  },
   notes: [
     'SGD with momentum 0.9 and cosine decay as in the paper; lr 0.03 and weight decay 5e-4 are its CIFAR recipe (lr 0.03·B/256) at batch 256.',
     'Projection and prediction widths are a quarter of the paper’s (2048 → 512, predictor bottleneck 512 → 128), keeping its 4:1 bottleneck.',

@@ -65,11 +65,20 @@ export function dimInfoNceLoss(raw: tf.Tensor3D): tf.Scalar {
 }
 
 /**
- * DIM's prior matching (§3.4, eq. 7) as one adversarial term: a discriminator D tells samples v of the
- * prior (logits `priorLogits`) from encoder outputs (logits `encodedLogits`),
- *   L = −E_V[log D(v)] − E_P[log(1 − D(E(x)))] = E[sp(−d_v)] + E[sp(d_y)].
- * D minimises L; the encoder maximises it through a gradient reversal on its side of D's input.
+ * DIM's prior matching (§3.4, eq. 7), the discriminator's side: D tells samples v of the prior (logits
+ * `priorLogits`) from encoder outputs (logits `encodedLogits`),
+ *   L = −E_V[log D(v)] − E_P[log(1 − D(E(x)))] = E[sp(−d_v)] + E[sp(d_y)]
+ * (the official code's 'GAN' measure: E_Q[sp(−q) + q] − E_P[−sp(−p)]). D minimises L.
  */
 export function priorMatchingLoss(priorLogits: tf.Tensor, encodedLogits: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.add(tf.mean(tf.softplus(tf.neg(priorLogits))), tf.mean(tf.softplus(encodedLogits))) as tf.Scalar);
+}
+
+/**
+ * The encoder's side of prior matching in the official code: `generator_loss(Q_samples, 'GAN',
+ * 'non-saturating')` = −E_P[−sp(−d_y)] = −E[log D(E(x))]. Its gradient is large where D rejects the
+ * encoder's outputs (D(E(x)) → 0), where the minimax −E[log(1 − D(E(x)))] saturates.
+ */
+export function nonSaturatingGeneratorLoss(encodedLogits: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.mean(tf.softplus(tf.neg(encodedLogits))) as tf.Scalar);
 }

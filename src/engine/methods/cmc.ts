@@ -99,7 +99,7 @@ class Cmc implements Method {
     this.momentum = Number(p.memoryMomentum);
     this.noiseSamples = Number(p.noiseSamples);
     this.bankInit = String(p.bankInit ?? 'random');
-    if (this.bankInit === 'features' && this.contrast === 'in-batch') throw new Error('params.bankInit "features" fills the memory banks, and params.contrast "in-batch" has none: use bankInit "random" or a softmax/nce contrast');
+    if (this.bankInit === 'features' && this.contrast === 'in-batch') throw new Error(`params.bankInit "features" fills the memory banks, and params.contrast "in-batch" has none: use bankInit "random" or a softmax/nce contrast${config.recipe === 'short' ? ' (the short recipe sets bankInit "features")' : ''}`);
     const d = config.projector.out;
     this.networks = viewChannels(this.split, channels).map((c, v) => {
       const params = new ParamSet(config.seed * 16 + v);

@@ -4,7 +4,7 @@ import type { Rng } from '../../core/rng';
 import { cpcOffsetLoss } from '../losses/cpc';
 import type { Encoder } from '../models/encoder';
 import { Linear, ParamSet } from '../models/layers';
-import { PatchEncoder, PixelCnnContext } from './shared/cpc-networks';
+import { PatchEncoder, PixelCnnContext, type PatchNorm } from './shared/cpc-networks';
 import { extractPatches, patchGrid, type PatchAugment, type PatchGrid } from './shared/patches';
 import { stateNumber } from './shared/state';
 import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
@@ -17,7 +17,7 @@ export type Direction = 'top-down' | 'bottom-up' | 'left-right' | 'right-left';
 
 /** What differs between CPC and CPC v2 (see cpcv2.ts for the list of v2's changes). */
 export interface CpcVariant {
-  norm: 'batch' | 'layer';
+  norm: PatchNorm;
   directions: Direction[];
   /** v2 scores predictions against a 1×1-conv projection of z to this width; v1 against z itself. */
   targetDim?: number;
@@ -202,5 +202,6 @@ export class Cpc implements Method {
 
 export const cpc: MethodDefinition = {
   info: METHOD_INFO.cpc,
-  create: (ctx) => new Cpc(ctx, { norm: 'batch', directions: ['top-down'], predictionScale: 1 }),
+  // The paper's encoder has no batch norm (§3.3); params.patchNorm "batch" is what runs did before that fix.
+  create: (ctx) => new Cpc(ctx, { norm: ctx.config.params.patchNorm === 'batch' ? 'batch' : 'none', directions: ['top-down'], predictionScale: 1 }),
 };

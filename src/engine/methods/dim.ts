@@ -1,11 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { METHOD_INFO } from '../../core/methods';
 import type { Rng } from '../../core/rng';
-import { dimInfoNceLoss, dimJsdLoss, priorMatchingLoss } from '../losses/dim';
+import { dimInfoNceLoss, dimJsdLoss, nonSaturatingGeneratorLoss, priorMatchingLoss } from '../losses/dim';
 import { createEncoder, type Encoder } from '../models/encoder';
-import { BatchNorm, Linear, ParamSet } from '../models/layers';
+import { addBias, BatchNorm, Linear, ParamSet } from '../models/layers';
 import { Mlp } from '../models/mlp';
 import { stateNumber } from './shared/state';
+import { stopGradient } from './shared/stop-gradient';
 import type { Method, MethodContext, MethodDefinition, MethodState, TrainBatch } from './types';
 
 /** Identity forward, negated gradient: D learns to tell prior from encoder while the encoder learns to fool it. */
@@ -44,6 +45,27 @@ class Embed {
 }
 
 /**
+ * The prior discriminator D (the official PriorMatching's Convnet of fc layers with ReLU): y → units →
+ * units/4 → 1 logit (the paper's 1000 → 200 → 1, scaled down with the other heads). `frozen` reads its
+ * weights as constants, so a loss through it trains what feeds it and not D: the encoder's generator loss.
+ */
+class PriorDiscriminator {
+  private readonly layers: Linear[];
+  constructor(ps: ParamSet, yDim: number, units: number) {
+    const widths = [yDim, units, Math.max(1, units >> 2), 1];
+    this.layers = widths.slice(1).map((out, i) => new Linear(ps, `prior_d.${i}.linear`, widths[i], out));
+  }
+  apply(x: tf.Tensor2D, frozen = false): tf.Tensor2D {
+    let h = x;
+    this.layers.forEach((l, i) => {
+      h = frozen ? addBias(tf.matMul(h, stopGradient(l.w as tf.Tensor2D)), stopGradient(l.b! as tf.Tensor1D)) : l.apply(h);
+      if (i < this.layers.length - 1) h = tf.relu(h);
+    });
+    return h;
+  }
+}
+
+/**
  * The global discriminator T(y, M): the flattened feature map concatenated with y, then two hidden
  * layers (the paper's "concat-and-fc"). The first layer is linear in the concatenation, W[y; M] =
  * W_y·y + W_M·M, so the scores of all N×N (y_a, M_b) pairs cost two small matmuls and a broadcast
@@ -77,8 +99,12 @@ class GlobalDiscriminator {
  *   Y = E_ψ(x) = f_ψ(M)        the global vector                                 [N, d]
  *   global:  α · Î(Y; M)            T_G(y, M) on the whole map
  *   local:   β · (1/hw) Σ_p Î(Y; M_p)   T_L(y, m_p) = φ(y)·ψ(m_p) ("encode-and-dot")
- *   prior:   γ · D̂(V ‖ U_{ψ,P})     Y pushed towards the prior V by an adversarial discriminator
+ *   prior:   γ · D̂(V ‖ U_{ψ,P})     σ(Y) pushed towards the prior V by an adversarial discriminator
  *   Î = JSD (default) or InfoNCE; negatives pair y_a with features of the batch's other images.
+ * As rdevon/DIM: Y is the linear output of f_ψ, the sigmoid sits on the prior-matching path only
+ * (PriorMatching's `nonlinearity`), D descends its own loss on a detached σ(Y), and the encoder descends
+ * the non-saturating generator loss −log D(σ(Y)) (`generator_loss(..., 'non-saturating')`).
+ * params.yActivation "sigmoid" and params.generatorLoss "minimax" give what runs did before that fix.
  * One view per image (view 1).
  */
 class Dim implements Method {
@@ -88,7 +114,10 @@ class Dim implements Method {
   private readonly localY?: Embed; // φ
   private readonly localM?: Embed; // ψ
   private readonly globalD?: GlobalDiscriminator;
-  private readonly priorD?: Mlp;
+  private readonly priorD?: PriorDiscriminator;
+  /** Y itself is σ(f(M)) (runs recorded before the fix); otherwise linear, with σ on the prior path. */
+  private readonly sigmoidY: boolean;
+  private readonly minimax: boolean;
   private readonly alpha: number;
   private readonly beta: number;
   private readonly gamma: number;
@@ -101,6 +130,8 @@ class Dim implements Method {
     [this.alpha, this.beta, this.gamma] = [Number(p.alpha), Number(p.beta), Number(p.gamma)];
     if (this.alpha + this.beta === 0) throw new Error('DIM needs an MI term: params.alpha (global) or params.beta (local) must be > 0');
     this.estimator = p.estimator === 'infonce' ? dimInfoNceLoss : dimJsdLoss;
+    this.sigmoidY = p.yActivation === 'sigmoid';
+    this.minimax = p.generatorLoss === 'minimax';
     const units = Number(p.units);
     this.params = new ParamSet(config.seed);
     this.encoder = createEncoder(config.encoder.preset, ctx.inputShape[2], this.params);
@@ -116,13 +147,7 @@ class Dim implements Method {
       this.localM = new Embed(this.params, 'local_d.m', d, units);
     }
     if (this.alpha > 0) this.globalD = new GlobalDiscriminator(this.params, yDim, h * w * d, units);
-    // The paper's prior discriminator is 1000 → 200 → 1 units; scaled down with the rest.
-    if (this.gamma > 0)
-      this.priorD = new Mlp(this.params, 'prior_d', [
-        { in: yDim, out: units, batchNorm: false, relu: true },
-        { in: units, out: Math.max(1, units >> 2), batchNorm: false, relu: true },
-        { in: Math.max(1, units >> 2), out: 1, batchNorm: false, relu: false },
-      ]);
+    if (this.gamma > 0) this.priorD = new PriorDiscriminator(this.params, yDim, units);
     this.priorRng = ctx.rng.fork(1);
   }
 
@@ -136,11 +161,11 @@ class Dim implements Method {
     return this.params.trainable();
   }
 
-  /** M = C_ψ(x) and Y = σ(f_ψ(M)): bounded in (0, 1)^d, the support of the paper's uniform prior. */
+  /** M = C_ψ(x) and Y = f_ψ(M), linear as the official encoder's last fc (σ(f_ψ(M)) with yActivation "sigmoid"). */
   encode(x: tf.Tensor4D, training: boolean): { m: tf.Tensor4D; y: tf.Tensor2D } {
     const m = this.encoder.featureMap(x, training); // [N, h, w, D]
-    const y = tf.sigmoid(this.globalHead.apply(tf.reshape(m, [m.shape[0], -1]) as tf.Tensor2D, training)); // [N, d]
-    return { m, y };
+    const f = this.globalHead.apply(tf.reshape(m, [m.shape[0], -1]) as tf.Tensor2D, training); // [N, d]
+    return { m, y: this.sigmoidY ? tf.sigmoid(f) : f };
   }
 
   loss({ views: [x] }: TrainBatch): tf.Scalar {
@@ -148,7 +173,7 @@ class Dim implements Method {
     const terms: tf.Scalar[] = [];
     if (this.globalD) terms.push(tf.mul(this.alpha, this.estimator(this.globalD.scores(y, m))));
     if (this.localY && this.localM) terms.push(tf.mul(this.beta, this.estimator(this.localScores(y, m))));
-    if (this.priorD) terms.push(tf.mul(this.gamma, this.priorTerm(y)));
+    if (this.priorD) terms.push(this.priorTerm(y));
     return tf.addN(terms) as tf.Scalar;
   }
 
@@ -160,14 +185,23 @@ class Dim implements Method {
     return tf.reshape(tf.matMul(u, l, false, true), [n, n, h * w]) as tf.Tensor3D;
   }
 
-  /** Prior samples v ~ U(0, 1)^d against Y, through the gradient reversal (eq. 7). */
+  /**
+   * Prior matching (eq. 7) of s = σ(Y) ∈ (0, 1)^d against samples v ~ U(0, 1)^d. D descends
+   * E[sp(−D(v))] + E[sp(D(s))] on a detached s; the encoder descends γ·E[sp(−D(s))] = −γ·E[log D(s)]
+   * through a frozen D, so neither loss moves the other's parameters. With generatorLoss "minimax":
+   * γ times D's loss, into the encoder through a gradient reversal.
+   */
   private priorTerm(y: tf.Tensor2D): tf.Scalar {
     const [n, d] = y.shape;
     const v = tf.tensor2d(Float32Array.from({ length: n * d }, () => this.priorRng.next()), [n, d]);
-    return priorMatchingLoss(this.priorD!.apply(v, true), this.priorD!.apply(reverseGradient(y), true));
+    const s = this.sigmoidY ? y : tf.sigmoid(y); // [N, d] in (0, 1)
+    const priorD = this.priorD!;
+    if (this.minimax) return tf.mul(this.gamma, priorMatchingLoss(priorD.apply(v), priorD.apply(reverseGradient(s)))) as tf.Scalar;
+    const discriminator = priorMatchingLoss(priorD.apply(v), priorD.apply(stopGradient(s)));
+    return tf.add(discriminator, tf.mul(this.gamma, nonSaturatingGeneratorLoss(priorD.apply(s, true)))) as tf.Scalar;
   }
 
-  /** Y, the global vector. */
+  /** Y, the global vector (what the MI estimators read). */
   projection(x: tf.Tensor4D): tf.Tensor2D {
     return this.encode(x, false).y;
   }

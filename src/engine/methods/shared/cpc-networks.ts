@@ -10,21 +10,34 @@ import { BatchNorm, Conv2d, LayerNorm, ParamSet } from '../../models/layers';
 
 /**
  * g_enc applied to each patch: the 3×3 conv stack of an encoder preset (same widths and strides) with
- * batch norm (CPC) or layer norm (CPC v2) and ReLU, spatially mean-pooled to one vector per patch (the
- * papers mean-pool the ResNet's last feature map the same way). CPC v2 uses layer norm because BN's batch
- * statistics couple the patches of an image (and of the batch), a channel the encoder can use to "see"
- * patches outside its receptive field and so solve CPC trivially.
+ * no normalisation (CPC v1: "We did not use Batch-Norm", arXiv 1807.03748 §3.3; the convs then have
+ * biases), layer norm (CPC v2) or batch norm (CPC runs recorded before that fix), and ReLU, spatially
+ * mean-pooled to one vector per patch (the papers mean-pool the ResNet's last feature map the same way).
+ * CPC v2 explains the choice: BN's batch statistics couple the patches of an image (and of the batch), a
+ * channel the encoder can use to "see" patches outside its receptive field and so solve CPC trivially.
  */
+/** The patch encoder's normalisation after each conv. */
+export type PatchNorm = 'none' | 'batch' | 'layer';
+
 export class PatchEncoder {
   readonly dim: number;
   private readonly blocks: { conv: Conv2d; bn?: BatchNorm; ln?: LayerNorm }[] = [];
-  constructor(ps: ParamSet, preset: EncoderPreset, inChannels: number, readonly norm: 'batch' | 'layer') {
+  constructor(ps: ParamSet, preset: EncoderPreset, inChannels: number, readonly norm: PatchNorm) {
     if (preset === 'resnet18-cifar') throw new Error('CPC’s patch encoder uses the conv presets (tiny, small, medium); a ResNet-18 per patch would be far too slow here');
     let cin = inChannels;
     CONVNET_PRESETS[preset].forEach(([filters, stride], i) => {
       const name = `encoder.conv${i}`;
+      const conv = new Conv2d(ps, name, cin, filters, 3, stride, norm === 'none');
+      // Without a norm nothing restores the activations' scale: PyTorch's default U(±1/√fan_in) shrinks
+      // their variance ~6× per conv + ReLU, so the patch codes would start near 0 and the InfoNCE scores
+      // blind. He initialisation, U(±√(6/fan_in)) with zero biases, keeps it (the initialiser of
+      // unnormalised ReLU nets; the paper's ResNet v2 keeps it through its residual paths instead).
+      if (norm === 'none') {
+        conv.w.assign(tf.tidy(() => tf.mul(conv.w, Math.sqrt(6))));
+        conv.b!.assign(tf.zerosLike(conv.b!));
+      }
       this.blocks.push({
-        conv: new Conv2d(ps, name, cin, filters, 3, stride, false),
+        conv,
         bn: norm === 'batch' ? new BatchNorm(ps, `encoder.bn${i}`, filters) : undefined,
         ln: norm === 'layer' ? new LayerNorm(ps, `encoder.ln${i}`, filters) : undefined,
       });
@@ -37,7 +50,7 @@ export class PatchEncoder {
     let h = patches;
     for (const { conv, bn, ln } of this.blocks) {
       const y = conv.apply(h);
-      h = tf.relu(bn ? bn.apply(y, training) : ln!.apply(y));
+      h = tf.relu(bn ? bn.apply(y, training) : ln ? ln.apply(y) : y);
     }
     return tf.mean(h, [1, 2]) as tf.Tensor2D;
   }
