@@ -46,6 +46,8 @@ export const SIMCLR_AUGMENTATION_STUDY: Study = {
     description: 'SimCLR (arXiv 2002.05709) Figure 5: rows = first transformation, columns = second, diagonal = one transformation alone; view 2 is the identity.',
     base: {
       method: 'simclr',
+      // The recipe the study was measured with (docs/sweeps.md); `short` would change the heads and the lr schedule.
+      recipe: 'paper',
       ...SMALL,
       epochs: 3,
       batchSize: 128,
