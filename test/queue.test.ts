@@ -85,6 +85,12 @@ describe('the run queue, with real runners and workers', () => {
     const big = clab(['sweep', 'start', sweepFile('big', { seed: Array.from({ length: 12 }, (_, i) => i) }), '--max-runs', '10', '--db', join(tmp, 'big.db')]);
     assert.equal(big.code, 2);
     assert.match(big.stderr, /12 runs is more than --max-runs 10; pass --yes/);
+    // A built-in study written by `sweep new` is a file `sweep start` accepts (here refused over --max-runs: nothing runs).
+    const studyFile = join(tmp, 'study.clsweep.json');
+    assert.equal(clab(['sweep', 'new', 'simclr-augmentation', '--out', studyFile]).code, 0);
+    const study = clab(['sweep', 'start', studyFile, '--max-runs', '10', '--db', join(tmp, 'big.db')]);
+    assert.match(study.stderr, /sweep "SimCLR augmentation study": 49 runs/);
+    assert.match(clab(['sweep', 'new']).stdout, /simclr-augmentation +SimCLR augmentation study/);
     const none = await RunStore.open(join(tmp, 'big.db'));
     assert.deepEqual(await none.listRuns(), [], 'a refused sweep queued runs');
     await none.close();

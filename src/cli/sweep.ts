@@ -4,8 +4,9 @@
  * ended; `queue run` is a headless runner for whatever is queued. Exactly one runner drains a database at
  * a time (a lease in the database), so a window and a terminal never start the same run.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { STUDIES, studyFileText } from '../core/studies';
 import { DEFAULT_RUN_LIMIT, expandSweep, labelOf, SweepError } from '../core/sweep';
 import { RunManager, type WorkerLaunch } from '../queue/runManager';
 import { describeCost, estimateCost } from '../queue/estimate';
@@ -13,7 +14,8 @@ import { METRIC_LABELS, progressLine, summarizeSweep, sweepCsv, SWEEP_METRICS, t
 import { RunStore } from '../store/store';
 import type { RunRow } from '../store/types';
 
-export const SWEEP_USAGE = `  sweep start FILE [--jobs N] [--max-runs N] [--yes] [--detach]
+export const SWEEP_USAGE = `  sweep new [STUDY] [--out FILE]            write a built-in study as a sweep file to edit (no STUDY: list them)
+  sweep start FILE [--jobs N] [--max-runs N] [--yes] [--detach]
                                             queue the runs of a *.clsweep.json and train them here, N at a
                                             time (--detach: only queue them, for the editor or queue run)
   sweep list                                sweeps, newest first, with k/n done
@@ -51,6 +53,19 @@ export async function sweepCommand(args: string[], values: Values, dbPath: strin
   const [sub, ...rest] = args;
   try {
     switch (sub) {
+      case 'new': {
+        if (!rest[0]) {
+          for (const st of STUDIES) out(`${st.id.padEnd(22)} ${st.label}: ${st.detail}\n`);
+          return 0;
+        }
+        const study = STUDIES.find((st) => st.id === rest[0]);
+        if (!study) throw new UsageError(`unknown study '${rest[0]}' (known: ${STUDIES.map((st) => st.id).join(', ')})`);
+        const file = typeof values.out === 'string' ? values.out : study.fileName;
+        if (existsSync(file) && values.force !== true) throw new UsageError(`${file} exists; pass --force to overwrite it, or --out FILE`);
+        writeFileSync(file, studyFileText(study));
+        out(`${file}: ${study.label} — edit it, then: clab sweep start ${file}\n`);
+        return 0;
+      }
       case 'start':
         return await start(rest, values, dbPath, json);
       case 'list':
@@ -102,7 +117,7 @@ export async function sweepCommand(args: string[], values: Values, dbPath: strin
           return 0;
         });
       default:
-        throw new UsageError(`unknown sweep command '${sub ?? ''}' (start, list, show, cancel, retry)`);
+        throw new UsageError(`unknown sweep command '${sub ?? ''}' (new, start, list, show, cancel, retry)`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
