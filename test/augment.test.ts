@@ -288,7 +288,7 @@ describe('Preview Augmentations messages', () => {
 });
 
 test("Preview Augmentations shows a run recorded before the new fields with its own pipeline, the new steps off", async () => {
-  const config = resolveConfig({ method: 'byol' }).config! as unknown as { augment: Record<string, Record<string, unknown>> };
+  const config = resolveConfig({ method: 'byol', recipe: 'paper' }).config! as unknown as { augment: Record<string, Record<string, unknown>> };
   for (const v of ['view1', 'view2']) for (const k of Object.keys(LEGACY_AUGMENT_FIELDS)) delete config.augment[v][k];
   const posted: unknown[] = [];
   const logs: string[] = [];
