@@ -1,3 +1,4 @@
+import { FftRepulsion, type FftRepulsionOptions } from './fft-repulsion';
 import { exactKnn } from './knn';
 import { pca } from './pca';
 import { Rng } from '../../engine/data/rng';
@@ -36,9 +37,20 @@ export interface TsneOptions {
   learningRate?: number | 'auto';
   init?: 'pca' | 'random';
   seed?: number;
+  /**
+   * How the repulsive forces are summed: 'fft' by FFT-accelerated interpolation (fft-repulsion.ts; its
+   * cost per iteration depends on the map's extent, not on n), 'barnes-hut' by the quadtree below
+   * (O(n log n)), 'auto' by whichever is faster at this n (FFT_FROM points and more: FFT).
+   */
+  repulsion?: 'auto' | 'fft' | 'barnes-hut';
+  /** The FFT interpolation's grid (fft-repulsion.ts). */
+  fft?: FftRepulsionOptions;
 }
 
-const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0 };
+/** From this many points on, 'auto' repulsion is FFT interpolation (measured with scripts/bench-tsne.ts). */
+export const FFT_FROM = 5000;
+
+const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0, repulsion: 'auto' as 'auto' | 'fft' | 'barnes-hut', fft: {} as FftRepulsionOptions };
 
 /** Sparse symmetric joint probabilities P (CSR). */
 export interface SparseP {
@@ -252,7 +264,10 @@ export class Tsne {
   private readonly update: Float64Array;
   private readonly gains: Float64Array;
   private readonly grad: Float64Array;
-  private readonly tree: QuadTree;
+  private readonly tree?: QuadTree;
+  private readonly fft?: FftRepulsion;
+  /** The repulsion actually used ('auto' resolved). */
+  readonly repulsionMethod: 'fft' | 'barnes-hut';
   private readonly stack = new Int32Array(4096);
   /** Normalisation Σ_{i≠j} (1 + d²_ij)⁻¹ from the last gradient, for the KL. */
   private sumQ = 1;
@@ -288,7 +303,9 @@ export class Tsne {
     this.update = new Float64Array(2 * n);
     this.gains = new Float64Array(2 * n).fill(1);
     this.grad = new Float64Array(2 * n);
-    this.tree = new QuadTree(n);
+    this.repulsionMethod = o.repulsion === 'auto' ? (n >= FFT_FROM && o.theta > 0 ? 'fft' : 'barnes-hut') : o.repulsion;
+    if (this.repulsionMethod === 'fft') this.fft = new FftRepulsion(n, o.fft);
+    else this.tree = new QuadTree(n);
   }
 
   get exaggerating(): boolean {
@@ -350,8 +367,13 @@ export class Tsne {
 
   /** Σ_j (q_ij Z)² (y_i − y_j) for every i, and Z = Σ q_ij Z into this.sumQ. */
   private repulsion(): Float64Array {
-    const { n, y, tree, stack } = this;
+    const { n, y, stack } = this;
     const neg = (this.negBuf ??= new Float64Array(2 * n));
+    if (this.fft) {
+      this.sumQ = this.fft.compute(y, neg);
+      return neg;
+    }
+    const tree = this.tree!;
     tree.build(y);
     const { comX, comY, count, width, child, start, end, perm } = tree;
     const theta2 = this.options.theta ** 2;
