@@ -104,31 +104,60 @@ class Fft2d {
   }
 }
 
+/** The grid one layout gets: all of it follows from the layout's extent, so threads agree on it. */
+export interface FftPlan {
+  /** Lower corner of the square, both axes. */
+  min: number;
+  boxes: number;
+  /** Nodes per side (boxes × nodes). */
+  gridSide: number;
+  fftSize: number;
+  boxWidth: number;
+}
+
+/**
+ * One layout's repulsion in three steps, so worker threads can share it: plan (from the extent),
+ * spread-and-convolve grid 0 (charges 1, y₁) and grid 1 (y₂, |y|²) — independent, one thread each —
+ * then gather any range of points from both grids. compute() runs all three here.
+ */
 export class FftRepulsion {
   readonly options: Required<FftRepulsionOptions>;
   private ffts = new Map<number, Fft2d>();
-  /** Per point: the first grid node of its box (x, y) and its p interpolation weights per axis. */
-  private readonly boxX: Int32Array;
-  private readonly boxY: Int32Array;
-  private readonly wx: Float64Array;
-  private readonly wy: Float64Array;
-  private gridA = new Float64Array(0);
-  private gridB = new Float64Array(0);
+  /** The two packed grids (2 · M² each at the largest M): shared between threads when given. */
+  readonly grids: [Float64Array, Float64Array];
   private kernel = new Float64Array(0);
   private kernelHat = new Float64Array(0);
-  /** The grid of the last call, for tests and the benchmark. */
-  last = { boxes: 0, gridSide: 0, fftSize: 0, boxWidth: 0 };
+  private kernelFor = { m: 0, s: 0 };
+  private readonly wx: Float64Array;
+  private readonly wy: Float64Array;
+  private readonly denom: Float64Array;
+  /** The grid of the last plan, for tests and the benchmark. */
+  last: FftPlan = { min: 0, boxes: 0, gridSide: 0, fftSize: 0, boxWidth: 0 };
 
   constructor(
     readonly n: number,
     options: FftRepulsionOptions = {},
+    grids?: [Float64Array, Float64Array],
   ) {
     this.options = { ...DEFAULTS, ...options };
     const p = this.options.nodes;
-    this.boxX = new Int32Array(n);
-    this.boxY = new Int32Array(n);
-    this.wx = new Float64Array(n * p);
-    this.wy = new Float64Array(n * p);
+    const maxM = nextPow2(this.options.maxFftSize);
+    this.grids = grids ?? [new Float64Array(2 * maxM * maxM), new Float64Array(2 * maxM * maxM)];
+    if (this.grids[0].length < 2 * maxM * maxM) throw new Error(`FFT grids hold ${this.grids[0].length} values; ${2 * maxM * maxM} needed`);
+    this.wx = new Float64Array(p);
+    this.wy = new Float64Array(p);
+    this.denom = new Float64Array(p);
+    for (let j = 0; j < p; j++) {
+      let d = 1;
+      for (let q = 0; q < p; q++) if (q !== j) d *= j - q;
+      this.denom[j] = d;
+    }
+  }
+
+  /** Bytes of the two grids at the largest transform size (what a caller allocates to share them). */
+  static gridLength(options: FftRepulsionOptions = {}): number {
+    const m = nextPow2(options.maxFftSize ?? DEFAULTS.maxFftSize);
+    return 2 * m * m;
   }
 
   private fft2d(m: number): Fft2d {
@@ -137,16 +166,11 @@ export class FftRepulsion {
     return f;
   }
 
-  /**
-   * Writes Σ_j (1 + d²_ij)⁻² (y_i − y_j) into neg (n × 2) for the layout y (n × 2) and returns
-   * Z = Σ_{i≠j} (1 + d²_ij)⁻¹.
-   */
-  compute(y: Float64Array, neg: Float64Array): number {
-    const { n } = this;
+  plan(y: Float64Array): FftPlan {
     const p = this.options.nodes;
     let minC = Infinity;
     let maxC = -Infinity;
-    for (let i = 0; i < 2 * n; i++) {
+    for (let i = 0; i < 2 * this.n; i++) {
       const v = y[i];
       if (v < minC) minC = v;
       if (v > maxC) maxC = v;
@@ -155,117 +179,140 @@ export class FftRepulsion {
     const range = Math.max(maxC - minC, 1e-12) * (1 + 1e-9);
     const needed = Math.max(this.options.minBoxes, Math.ceil(range / this.options.maxBoxWidth));
     const m = Math.min(nextPow2(2 * needed * p), nextPow2(this.options.maxFftSize));
-    const nb = Math.floor(m / (2 * p));
-    const side = nb * p;
-    const h = range / nb;
-    const s = h / p;
-    this.last = { boxes: nb, gridSide: side, fftSize: m, boxWidth: h };
+    const boxes = Math.floor(m / (2 * p));
+    // Box widths on a ladder of 2^(1/16) steps (the grid overhangs the map by < 4.5%): the kernel's
+    // transform only changes when the map has grown a step, not every iteration.
+    const boxWidth = 2 ** (Math.ceil(Math.log2(range / boxes) * 16) / 16);
+    return (this.last = { min: minC, boxes, gridSide: boxes * p, fftSize: m, boxWidth });
+  }
 
-    if (this.gridA.length !== 2 * m * m) {
-      this.gridA = new Float64Array(2 * m * m);
-      this.gridB = new Float64Array(2 * m * m);
+  /** Point i's box (first node per axis) and Lagrange weights, in box-local units where node j sits at j + ½. */
+  private locate(plan: FftPlan, y: Float64Array, i: number): [number, number] {
+    const p = this.options.nodes;
+    const { wx, wy, denom } = this;
+    const ux = (y[2 * i] - plan.min) / plan.boxWidth;
+    const uy = (y[2 * i + 1] - plan.min) / plan.boxWidth;
+    const bx = Math.min(plan.boxes - 1, Math.floor(ux));
+    const by = Math.min(plan.boxes - 1, Math.floor(uy));
+    const lx = (ux - bx) * p;
+    const ly = (uy - by) * p;
+    for (let j = 0; j < p; j++) {
+      let nx = 1;
+      let ny = 1;
+      for (let q = 0; q < p; q++)
+        if (q !== j) {
+          nx *= lx - (q + 0.5);
+          ny *= ly - (q + 0.5);
+        }
+      wx[j] = nx / denom[j];
+      wy[j] = ny / denom[j];
+    }
+    return [bx * p, by * p];
+  }
+
+  /** The kernel's transform for this grid (real: the kernel is even), recomputed only when the grid changed. */
+  private kernelTransform(plan: FftPlan): Float64Array {
+    const m = plan.fftSize;
+    const side = plan.gridSide;
+    const s = plan.boxWidth / this.options.nodes;
+    if (this.kernelFor.m === m && this.kernelFor.s === s) return this.kernelHat;
+    if (this.kernel.length !== 2 * m * m) {
       this.kernel = new Float64Array(2 * m * m);
       this.kernelHat = new Float64Array(m * m);
-    } else {
-      this.gridA.fill(0);
-      this.gridB.fill(0);
-    }
-    const { gridA, gridB, kernel, kernelHat, boxX, boxY, wx, wy } = this;
-
-    // Kernel on the grid offsets, laid out circularly (offset −a at M − a), and its transform (real: the
-    // kernel is even).
-    kernel.fill(0);
+    } else this.kernel.fill(0);
+    const kernel = this.kernel;
+    // Offsets laid out circularly (offset −a at M − a).
     for (let a = -(side - 1); a < side; a++) {
       const ra = a < 0 ? a + m : a;
       for (let b = -(side - 1); b < side; b++) {
         const rb = b < 0 ? b + m : b;
-        const d2 = s * s * (a * a + b * b);
-        const k = 1 / (1 + d2);
+        const k = 1 / (1 + s * s * (a * a + b * b));
         kernel[2 * (ra * m + rb)] = k * k;
       }
     }
-    const f = this.fft2d(m);
-    f.forward(kernel);
-    for (let t = 0; t < m * m; t++) kernelHat[t] = kernel[2 * t];
+    this.fft2d(m).forward(kernel);
+    for (let t = 0; t < m * m; t++) this.kernelHat[t] = kernel[2 * t];
+    this.kernelFor = { m, s };
+    return this.kernelHat;
+  }
 
-    // Lagrange weights of each point in its box, in box-local units where node j sits at j + 1/2.
-    const denom = new Float64Array(p);
-    for (let j = 0; j < p; j++) {
-      let d = 1;
-      for (let q = 0; q < p; q++) if (q !== j) d *= j - q;
-      denom[j] = d;
-    }
-    const weights = (u: number, out: Float64Array, o: number) => {
-      for (let j = 0; j < p; j++) {
-        let num = 1;
-        for (let q = 0; q < p; q++) if (q !== j) num *= u - (q + 0.5);
-        out[o + j] = num / denom[j];
-      }
-    };
-    for (let i = 0; i < n; i++) {
-      const ux = (y[2 * i] - minC) / h;
-      const uy = (y[2 * i + 1] - minC) / h;
-      const bx = Math.min(nb - 1, Math.floor(ux));
-      const by = Math.min(nb - 1, Math.floor(uy));
-      boxX[i] = bx * p;
-      boxY[i] = by * p;
-      weights((ux - bx) * p, wx, i * p);
-      weights((uy - by) * p, wy, i * p);
-    }
-
-    // Spread the charges: A = 1 + i·y₁, B = y₂ + i·|y|² (grid row = y node, column = x node).
-    for (let i = 0; i < n; i++) {
+  /**
+   * Grid `which` (0: charges 1 and y₁; 1: y₂ and |y|², packed as real and imaginary parts) spread from
+   * all points and convolved with the kernel (grid row = y node, column = x node).
+   */
+  spreadAndConvolve(plan: FftPlan, y: Float64Array, which: 0 | 1): void {
+    const p = this.options.nodes;
+    const m = plan.fftSize;
+    const g = this.grids[which].subarray(0, 2 * m * m);
+    g.fill(0);
+    const { wx, wy } = this;
+    for (let i = 0; i < this.n; i++) {
       const y1 = y[2 * i];
       const y2 = y[2 * i + 1];
-      const yy = y1 * y1 + y2 * y2;
-      const gx = boxX[i];
-      const gy = boxY[i];
+      const re = which === 0 ? 1 : y2;
+      const im = which === 0 ? y1 : y1 * y1 + y2 * y2;
+      const [gx, gy] = this.locate(plan, y, i);
       for (let a = 0; a < p; a++) {
-        const wa = wy[i * p + a];
         const row = (gy + a) * m;
         for (let b = 0; b < p; b++) {
-          const w = wa * wx[i * p + b];
+          const w = wy[a] * wx[b];
           const o = 2 * (row + gx + b);
-          gridA[o] += w;
-          gridA[o + 1] += w * y1;
-          gridB[o] += w * y2;
-          gridB[o + 1] += w * yy;
+          g[o] += w * re;
+          g[o + 1] += w * im;
         }
       }
     }
-    f.forward(gridA, side);
-    f.forward(gridB, side);
-    f.inverseScaled(gridA, kernelHat, side);
-    f.inverseScaled(gridB, kernelHat, side);
+    const hat = this.kernelTransform(plan);
+    const f = this.fft2d(m);
+    f.forward(g, plan.gridSide);
+    f.inverseScaled(g, hat, plan.gridSide);
+  }
 
-    // Interpolate the potentials back at the points.
+  /**
+   * Points [lo, hi): Σ_j (1 + d²_ij)⁻² (y_i − y_j) into neg, from both convolved grids; returns their
+   * share of Z = Σ_{i≠j} (1 + d²_ij)⁻¹.
+   */
+  gather(plan: FftPlan, y: Float64Array, lo: number, hi: number, neg: Float64Array): number {
+    const p = this.options.nodes;
+    const m = plan.fftSize;
+    const [gA, gB] = this.grids;
+    const { wx, wy } = this;
     let z = 0;
-    for (let i = 0; i < n; i++) {
-      const gx = boxX[i];
-      const gy = boxY[i];
+    for (let i = lo; i < hi; i++) {
+      const [gx, gy] = this.locate(plan, y, i);
       let p1 = 0;
       let px = 0;
       let py = 0;
       let pyy = 0;
       for (let a = 0; a < p; a++) {
-        const wa = wy[i * p + a];
         const row = (gy + a) * m;
         for (let b = 0; b < p; b++) {
-          const w = wa * wx[i * p + b];
+          const w = wy[a] * wx[b];
           const o = 2 * (row + gx + b);
-          p1 += w * gridA[o];
-          px += w * gridA[o + 1];
-          py += w * gridB[o];
-          pyy += w * gridB[o + 1];
+          p1 += w * gA[o];
+          px += w * gA[o + 1];
+          py += w * gB[o];
+          pyy += w * gB[o + 1];
         }
       }
       const y1 = y[2 * i];
       const y2 = y[2 * i + 1];
       neg[2 * i] = y1 * p1 - px;
       neg[2 * i + 1] = y2 * p1 - py;
-      z += (1 + y1 * y1 + y2 * y2) * p1 - 2 * (y1 * px + y2 * py) + pyy;
+      // Every point's own term (K = 1, 1 + d² = 1) is in its φ: take it out of Z.
+      z += (1 + y1 * y1 + y2 * y2) * p1 - 2 * (y1 * px + y2 * py) + pyy - 1;
     }
-    // Every point's own term (K = 1, 1 + d² = 1) is in its φ: take the n of them out of Z.
-    return Math.max(z - n, 1e-300);
+    return z;
+  }
+
+  /**
+   * Writes Σ_j (1 + d²_ij)⁻² (y_i − y_j) into neg (n × 2) for the layout y (n × 2) and returns
+   * Z = Σ_{i≠j} (1 + d²_ij)⁻¹.
+   */
+  compute(y: Float64Array, neg: Float64Array): number {
+    const plan = this.plan(y);
+    this.spreadAndConvolve(plan, y, 0);
+    this.spreadAndConvolve(plan, y, 1);
+    return Math.max(this.gather(plan, y, 0, this.n, neg), 1e-300);
   }
 }
