@@ -44,10 +44,10 @@ function labelAgreement(y: ArrayLike<number>, labels: ArrayLike<number>, k = 10)
   return total / n;
 }
 
-/** The 1,000 test images of the shipped Fashion-MNIST subset, PCA'd to 50 dimensions, with labels. */
-function builtinImages(): { x: Float32Array; n: number; d: number; labels: Uint8Array | Int32Array } {
+/** The first n test images of the shipped Fashion-MNIST subset (1,000), PCA'd to 50 dimensions, with labels. */
+function builtinImages(count: number): { x: Float32Array; n: number; d: number; labels: ArrayLike<number> } {
   const split = loadDataset('builtin').test;
-  const n = split.count;
+  const n = Math.min(count, split.count);
   const pix = split.height * split.width * split.channels;
   const raw = new Float32Array(n * pix);
   for (let i = 0; i < n * pix; i++) raw[i] = split.images[i] / 255;
@@ -133,15 +133,16 @@ describe('t-SNE maps by FFT interpolation and approximate neighbours', () => {
   });
 
   test('Fashion-MNIST images: the FFT map is as good as the Barnes-Hut one (10-NN label agreement, exact KL)', () => {
-    const { x, n, d, labels } = builtinImages();
-    const run = (o: TsneOptions) => {
-      const t = new Tsne(x, n, d, { iterations: 600, ...o });
+    const { x, n, d, labels } = builtinImages(500);
+    // The same (exact) neighbours for both, so the KLs are of the same P and only the repulsion differs.
+    const run = (repulsion: 'fft' | 'barnes-hut') => {
+      const t = new Tsne(x, n, d, { iterations: 500, repulsion, neighbours: 'exact' });
       while (!t.done) t.step();
       return { agreement: labelAgreement(t.y, labels), kl: t.exactKlDivergence() };
     };
-    const bh = run({ repulsion: 'barnes-hut', neighbours: 'exact' });
-    const fft = run({ repulsion: 'fft', neighbours: 'approximate', fft: { maxFftSize: 256 } });
-    assert.ok(bh.agreement > 0.65, `Barnes-Hut agreement ${bh.agreement}`);
+    const bh = run('barnes-hut');
+    const fft = run('fft');
+    assert.ok(bh.agreement > 0.6, `Barnes-Hut agreement ${bh.agreement}`);
     assert.ok(fft.agreement > bh.agreement - 0.02, `FFT agreement ${fft.agreement} vs Barnes-Hut ${bh.agreement}`);
     assert.ok(fft.kl < bh.kl + 0.02, `FFT KL ${fft.kl} vs Barnes-Hut ${bh.kl}`);
   });

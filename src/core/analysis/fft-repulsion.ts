@@ -45,56 +45,80 @@ const nextPow2 = (v: number): number => {
   return m;
 };
 
-/** A 2-D complex FFT over M × M interleaved (re, im) grids, row-major, from fft.js's 1-D transform. */
+/**
+ * A 2-D complex FFT over M × M interleaved (re, im) grids, row-major, from fft.js's 1-D transform.
+ * Columns are taken COLS at a time (each row's COLS values are adjacent in memory): one column at a
+ * time reads one value per cache line and was 3× slower than the rows.
+ */
+const COLS = 8;
 class Fft2d {
   readonly fft: FFT;
   private readonly tmp: Float64Array;
-  private readonly colIn: Float64Array;
-  private readonly colOut: Float64Array;
+  private readonly colIn: Float64Array[];
+  private readonly colOut: Float64Array[];
 
   constructor(readonly m: number) {
     this.fft = new FFT(m);
     this.tmp = new Float64Array(2 * m);
-    this.colIn = new Float64Array(2 * m);
-    this.colOut = new Float64Array(2 * m);
+    this.colIn = Array.from({ length: COLS }, () => new Float64Array(2 * m));
+    this.colOut = Array.from({ length: COLS }, () => new Float64Array(2 * m));
   }
 
-  /** In place, forward. Rows from `rows` on are zero on input (the padding) and skip their transforms. */
+  /**
+   * In place, forward, for a grid whose rows from `rows` on are zero (the padding): they skip their
+   * row transforms and are not gathered into the columns.
+   */
   forward(g: Float64Array, rows = this.m): void {
     const { m, fft, tmp, colIn, colOut } = this;
     for (let r = 0; r < rows; r++) {
       fft.transform(tmp, g.subarray(2 * m * r, 2 * m * (r + 1)));
       g.set(tmp, 2 * m * r);
     }
-    for (let c = 0; c < m; c++) {
-      for (let r = 0, o = 2 * c; r < m; r++, o += 2 * m) {
-        colIn[2 * r] = g[o];
-        colIn[2 * r + 1] = g[o + 1];
+    for (const c of colIn) c.fill(0, 2 * rows);
+    const w = Math.min(COLS, m);
+    for (let c0 = 0; c0 < m; c0 += w) {
+      for (let r = 0; r < rows; r++) {
+        const o = 2 * (r * m + c0);
+        for (let q = 0; q < w; q++) {
+          colIn[q][2 * r] = g[o + 2 * q];
+          colIn[q][2 * r + 1] = g[o + 2 * q + 1];
+        }
       }
-      fft.transform(colOut, colIn);
-      for (let r = 0, o = 2 * c; r < m; r++, o += 2 * m) {
-        g[o] = colOut[2 * r];
-        g[o + 1] = colOut[2 * r + 1];
+      for (let q = 0; q < w; q++) fft.transform(colOut[q], colIn[q]);
+      for (let r = 0; r < m; r++) {
+        const o = 2 * (r * m + c0);
+        for (let q = 0; q < w; q++) {
+          g[o + 2 * q] = colOut[q][2 * r];
+          g[o + 2 * q + 1] = colOut[q][2 * r + 1];
+        }
       }
     }
   }
 
   /**
    * In place: g ← IFFT2(g · scale), with `scale` a real M × M array (the kernel's transform). Only the
-   * first `rows` rows of the result are transformed (the rest is padding nobody reads).
+   * first `rows` rows of the result are computed (the rest is padding nobody reads).
    */
   inverseScaled(g: Float64Array, scale: Float64Array, rows = this.m): void {
     const { m, fft, tmp, colIn, colOut } = this;
-    for (let c = 0; c < m; c++) {
-      for (let r = 0, o = 2 * c, s = c; r < m; r++, o += 2 * m, s += m) {
-        const k = scale[s];
-        colIn[2 * r] = g[o] * k;
-        colIn[2 * r + 1] = g[o + 1] * k;
+    const w = Math.min(COLS, m);
+    for (let c0 = 0; c0 < m; c0 += w) {
+      for (let r = 0; r < m; r++) {
+        const o = 2 * (r * m + c0);
+        const s = r * m + c0;
+        for (let q = 0; q < w; q++) {
+          const k = scale[s + q];
+          colIn[q][2 * r] = g[o + 2 * q] * k;
+          colIn[q][2 * r + 1] = g[o + 2 * q + 1] * k;
+        }
       }
-      fft.inverseTransform(colOut, colIn);
-      for (let r = 0, o = 2 * c; r < m; r++, o += 2 * m) {
-        g[o] = colOut[2 * r];
-        g[o + 1] = colOut[2 * r + 1];
+      for (let q = 0; q < w; q++) fft.inverseTransform(colOut[q], colIn[q]);
+      for (let r = 0; r < rows; r++) {
+        const o = 2 * (r * m + c0);
+        for (let q = 0; q < w; q++) {
+          g[o + 2 * q] = colOut[q][2 * r];
+          g[o + 2 * q + 1] = colOut[q][2 * r + 1];
+        }
       }
     }
     for (let r = 0; r < rows; r++) {

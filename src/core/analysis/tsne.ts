@@ -54,7 +54,7 @@ export interface TsneOptions {
 export const ANN_FROM = 5000;
 
 /** From this many points on, 'auto' repulsion is FFT interpolation (measured with scripts/bench-tsne.ts). */
-export const FFT_FROM = 5000;
+export const FFT_FROM = 20000;
 
 const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0, repulsion: 'auto' as 'auto' | 'fft' | 'barnes-hut', fft: {} as FftRepulsionOptions, neighbours: 'auto' as 'auto' | 'exact' | 'approximate' };
 
