@@ -51,7 +51,7 @@ function builtinImages(count: number): { x: Float32Array; n: number; d: number; 
   const pix = split.height * split.width * split.channels;
   const raw = new Float32Array(n * pix);
   for (let i = 0; i < n * pix; i++) raw[i] = split.images[i] / 255;
-  return { x: pca(raw, n, pix, 50).coords, n, d: 50, labels: split.labels };
+  return { x: pca(raw, n, pix, 50).coords, n, d: 50, labels: split.labels.slice(0, n) };
 }
 
 describe('FFT-accelerated interpolation (the repulsion of large maps)', () => {
@@ -175,6 +175,18 @@ describe('t-SNE maps by FFT interpolation and approximate neighbours', () => {
         pool.close();
       }
     }
+  });
+
+  test("the explorer's job: progress carries the KL as it falls, on two threads", async () => {
+    const { project } = await import('../src/webviews/analysis/jobs');
+    const { x, n } = clusters(3, 100, 12, 4);
+    const seen: { iteration: number; kl: number | null }[] = [];
+    const r = project(x, n, 12, { method: 'tsne', perplexity: 20, iterations: 400 }, (p) => seen.push({ iteration: p.iteration, kl: p.kl }), 0, () => false, 2);
+    assert.equal(r.iteration, 400);
+    assert.ok(r.kl !== null && Number.isFinite(r.kl));
+    const late = seen.filter((p) => p.iteration > 250 && p.kl !== null);
+    assert.ok(late.length > 10, `${late.length} progress reports with a KL after exaggeration`);
+    assert.ok(late[late.length - 1].kl! < late[0].kl!, `KL ${late[0].kl} → ${late[late.length - 1].kl}`);
   });
 
   test('a failing thread stops the step with its error instead of hanging', () => {

@@ -11,20 +11,22 @@ const seededUniform = (seed: number): (() => number) => {
 };
 
 /**
- * Barnes-Hut t-SNE (van der Maaten, "Accelerating t-SNE using Tree-Based Algorithms", JMLR 15, 2014),
- * written here in TypeScript because no well-kept JavaScript library implements Barnes-Hut or
- * FFT-accelerated t-SNE (the npm t-SNE packages are exact O(n²) per iteration and unmaintained), and
- * exact t-SNE cannot lay out the 10,000 test images of a run.
+ * t-SNE for the embedding explorer's maps: Barnes-Hut (van der Maaten, "Accelerating t-SNE using
+ * Tree-Based Algorithms", JMLR 15, 2014) for small maps and FFT-accelerated interpolation (Linderman et
+ * al., Nature Methods 16, 2019; fft-repulsion.ts) for large ones, written here in TypeScript because no
+ * well-kept JavaScript library implements either (the npm t-SNE packages are exact O(n²) per iteration
+ * and unmaintained), and exact t-SNE cannot lay out the 10,000 test images of a run.
  *
  * It follows scikit-learn's `TSNE(method='barnes_hut')` (1.2+) so the two can be compared number for
- * number: input affinities from the 3·perplexity nearest neighbours (squared euclidean) with a binary
- * search per point for the perplexity, P symmetrised and normalised to sum 1; PCA initialisation scaled
- * to std 1e-4; early exaggeration 12 for 250 iterations with momentum 0.5, then momentum 0.8; learning
- * rate max(n / 12 / 4, 50); delta-bar-delta gains (+0.2 / ×0.8, min 0.01), reset between the two phases;
- * Student-t kernel with one degree of freedom; repulsion summarised by a quadtree where a cell's width
- * over its distance is below θ = 0.5.
+ * number: input affinities from the 3·perplexity nearest neighbours (squared euclidean; approximate,
+ * ann.ts, from ANN_FROM points) with a binary search per point for the perplexity, P symmetrised and
+ * normalised to sum 1; PCA initialisation scaled to std 1e-4; early exaggeration 12 for 250 iterations
+ * with momentum 0.5, then momentum 0.8; learning rate max(n / 12 / 4, 50); delta-bar-delta gains
+ * (+0.2 / ×0.8, min 0.01), reset between the two phases; Student-t kernel with one degree of freedom;
+ * Barnes-Hut repulsion summarised by a quadtree where a cell's width over its distance is below θ = 0.5.
  *
- * Pure: no DOM, no Node APIs, so it runs in a worker thread, a test, or a browser.
+ * Pure: no DOM, no Node APIs, so it runs in a worker thread, a test, or a browser. The work splits
+ * over threads through the Parallel interface below (src/webviews/analysis/tsne-pool.ts in Node).
  */
 
 export interface TsneOptions {
