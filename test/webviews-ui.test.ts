@@ -271,6 +271,9 @@ describe('embedding explorer', () => {
     const state = { runId: fx.runA, embeddingId: fx.smallEmbedding, params: { method: 'tsne', perplexity: 30, iterations: 500 }, hidden: [] };
     const p = await openPanel(browser, server.origin, 'embeddings', deps(), (d) => new EmbeddingsController(fx.runA, d, analysis), { state });
     const { page } = p;
+    // While it optimises: the iteration and the KL so far (a fast machine may finish first).
+    await page.waitForFunction(() => document.body.dataset.done === 'true' || /iteration \d+ of 500 · KL \d/.test(document.getElementById('progress-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    if ((await page.evaluate(() => document.body.dataset.done)) !== 'true') await shot(page, 'embeddings-tsne-progress');
     await page.waitForFunction(() => document.body.dataset.done === 'true', undefined, { timeout: 60_000 });
     const progress = p.toWebview.filter((m) => (m as { type: string }).type === 'projection') as { done: boolean; iteration: number; cached: boolean }[];
     assert.ok(progress.filter((m) => !m.done).length >= 2, `${progress.length} projection messages`);
