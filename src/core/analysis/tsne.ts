@@ -55,7 +55,13 @@ export interface TsneOptions {
 /** From this many points on, 'auto' neighbours are approximate (ann.ts): exact search grows as n². */
 export const ANN_FROM = 5000;
 
-/** From this many points on, 'auto' repulsion is FFT interpolation (measured with scripts/bench-tsne.ts). */
+/**
+ * From this many points on, 'auto' repulsion is FFT interpolation. Barnes-Hut's cost per iteration grows
+ * as n log n; the FFT's follows the map's extent (its grid), which 1,000-odd points already stretch
+ * to the largest grid, so at small n the FFT pays for a grid few points share. Not a measured
+ * crossover: scripts/bench-tsne.ts (docs/BENCHMARKS-tsne.md) has Barnes-Hut at 10,000 points and the
+ * FFT at 70,000; --repulsion compares both at any n.
+ */
 export const FFT_FROM = 20000;
 
 const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0, repulsion: 'auto' as 'auto' | 'fft' | 'barnes-hut', fft: {} as FftRepulsionOptions, neighbours: 'auto' as 'auto' | 'exact' | 'approximate' };
