@@ -57,8 +57,9 @@ export const ANN_FROM = 5000;
 
 /**
  * From this many points on, 'auto' repulsion is FFT interpolation. Barnes-Hut's cost per iteration grows
- * as n log n; the FFT's follows the map's extent (its grid), which 1,000-odd points already stretch
- * to the largest grid, so at small n the FFT pays for a grid few points share. Not a measured
+ * as n log n; the FFT's follows the map's extent (its grid), and a 5,000-point Fashion-MNIST map
+ * already spans 110 units, the full 1024² grid, so at small n the FFT pays for a grid few points
+ * share. Not a measured
  * crossover: scripts/bench-tsne.ts (docs/BENCHMARKS-tsne.md) has Barnes-Hut at 10,000 points and the
  * FFT at 70,000; --repulsion compares both at any n.
  */
