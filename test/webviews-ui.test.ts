@@ -290,6 +290,10 @@ describe('embedding explorer', () => {
     const again = await openPanel(browser, server.origin, 'embeddings', deps(), (d) => new EmbeddingsController(fx.runA, d, analysis), { state });
     await again.page.waitForFunction(() => document.body.dataset.done === 'true');
     assert.match(await text(again.page, '#progress-text'), /\(cached\)/);
+    // A narrow editor column: the toolbar and the status line wrap above the map.
+    await again.page.setViewportSize({ width: 560, height: 900 });
+    await again.page.evaluate(() => new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res))));
+    await shot(again.page, 'embeddings-tsne-narrow');
     await again.close();
     assert.deepEqual([...p.problems, ...again.problems], []);
   });
