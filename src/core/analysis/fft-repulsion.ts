@@ -48,7 +48,8 @@ const nextPow2 = (v: number): number => {
 /**
  * A 2-D complex FFT over M × M interleaved (re, im) grids, row-major, from fft.js's 1-D transform.
  * Columns are taken COLS at a time (each row's COLS values are adjacent in memory): one column at a
- * time reads one value per cache line and was 3× slower than the rows.
+ * time reads one value per cache line, and the column pass took 2–12× the row pass's time (M = 1024
+ * down to 256).
  */
 const COLS = 8;
 class Fft2d {
