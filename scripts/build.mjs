@@ -50,6 +50,7 @@ await esbuild.build({
   ...common,
   entryPoints: {
     'analysis-worker': join(root, 'src/webviews/analysis/worker.ts'),
+    'tsne-thread': join(root, 'src/webviews/analysis/tsne-thread.ts'),
     'augment-worker': join(root, 'src/webviews/augment/worker.ts'),
   },
   outdir: dist,

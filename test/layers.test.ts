@@ -38,7 +38,7 @@ const PACKAGES: { test: (name: string) => boolean; what: string; layers: Layer[]
   { test: (n) => n.startsWith('node:') || builtinModules.includes(n), what: 'Node built-ins (it runs in the browser)', layers: ['core', 'data', 'store', 'engine', 'queue', 'cli', 'extension', 'webviews', 'panel-worker'] },
 ];
 
-const PANEL_WORKER_FILES = ['src/webviews/analysis/worker.ts', 'src/webviews/analysis/jobs.ts', 'src/webviews/augment/worker.ts', 'src/webviews/augment/render.ts'];
+const PANEL_WORKER_FILES = ['src/webviews/analysis/worker.ts', 'src/webviews/analysis/jobs.ts', 'src/webviews/analysis/tsne-pool.ts', 'src/webviews/analysis/tsne-thread.ts', 'src/webviews/augment/worker.ts', 'src/webviews/augment/render.ts'];
 
 /** The layer of a repository path (forward slashes), or undefined for a file in none. */
 export function layerOf(path: string): Layer | undefined {

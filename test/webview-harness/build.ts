@@ -15,7 +15,7 @@ function newest(dir: string): number {
 
 /** Rebuilds dist/ when a source of the webviews or their workers is newer than the bundles the tests load. */
 export function ensureWebviewBuild(): void {
-  const outputs = ['dist/webview/dashboard.js', 'dist/webview/embeddings.js', 'dist/webview/augment.js', 'dist/webview/compare.js', 'dist/webview/sweep.js', 'dist/analysis-worker.js', 'dist/augment-worker.js'].map((f) => join(root, f));
+  const outputs = ['dist/webview/dashboard.js', 'dist/webview/embeddings.js', 'dist/webview/augment.js', 'dist/webview/compare.js', 'dist/webview/sweep.js', 'dist/analysis-worker.js', 'dist/tsne-thread.js', 'dist/augment-worker.js'].map((f) => join(root, f));
   const oldest = Math.min(...outputs.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
   if (oldest > Math.max(newest(join(root, 'src')), newest(join(root, 'webview-ui')))) return;
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build.mjs')], { stdio: 'inherit' });

@@ -239,7 +239,7 @@ onMessage(isEmbeddingsToWebview, (m) => {
       (byId('progress') as HTMLProgressElement).value = m.totalIterations ? m.iteration / m.totalIterations : 1;
       const what = METHOD_LABEL[m.params.method];
       const kl = m.kl !== null ? ` · KL ${m.kl.toFixed(3)}` : '';
-      setBusy(!m.done, m.done ? `${what}: ${labels.length} points${m.cached ? ' (cached)' : ` in ${m.seconds.toFixed(1)} s`}${kl}` : `${what}: iteration ${m.iteration} of ${m.totalIterations} · ${m.seconds.toFixed(1)} s`);
+      setBusy(!m.done, m.done ? `${what}: ${labels.length} points${m.cached ? ' (cached)' : ` in ${m.seconds.toFixed(1)} s`}${kl}` : `${what}: iteration ${m.iteration} of ${m.totalIterations}${kl} · ${m.seconds.toFixed(1)} s`);
       document.body.dataset.iteration = String(m.iteration);
       document.body.dataset.done = String(m.done);
       break;

