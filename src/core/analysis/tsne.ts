@@ -59,7 +59,7 @@ export const ANN_FROM = 5000;
  * From this many points on, 'auto' repulsion is FFT interpolation. Barnes-Hut's cost per iteration grows
  * as n log n; the FFT's follows the map's extent (its grid), which a few thousand points already
  * stretch to a large grid. Measured (docs/BENCHMARKS-tsne.md): at 10,000 and 20,000 points the FFT
- * took 2.5× and 1.27× Barnes-Hut's CPU for a KL 0.04 and 0.08 higher; at 70,000 it took 190 s of
+ * took 2.5× and 1.27× Barnes-Hut's CPU for a KL 0.04 and 0.08 higher; at 70,000 it took 164-190 s of
  * CPU, about half of Barnes-Hut's n log n scaled from 20,000. By that scaling the costs cross near
  * 30,000; the switch is past it, at 40,000, because where they are close Barnes-Hut's map is the better one.
  */
