@@ -57,13 +57,13 @@ export const ANN_FROM = 5000;
 
 /**
  * From this many points on, 'auto' repulsion is FFT interpolation. Barnes-Hut's cost per iteration grows
- * as n log n; the FFT's follows the map's extent (its grid), and a 5,000-point Fashion-MNIST map
- * already spans 110 units, the full 1024² grid, so at small n the FFT pays for a grid few points
- * share: at 10,000 points the FFT took 2.5× Barnes-Hut's CPU for a KL 0.04 higher
- * (docs/BENCHMARKS-tsne.md). The crossover itself is not measured; scripts/bench-tsne.ts --repulsion
- * compares both at any n.
+ * as n log n; the FFT's follows the map's extent (its grid), which a few thousand points already
+ * stretch to a large grid. Measured (docs/BENCHMARKS-tsne.md): at 10,000 and 20,000 points the FFT
+ * took 2.5× and 1.27× Barnes-Hut's CPU for a KL 0.04 and 0.08 higher; at 70,000 it took 164-190 s of
+ * CPU, about half of Barnes-Hut's n log n scaled from 20,000. By that scaling the costs cross near
+ * 30,000; the switch is past it, at 40,000, because where they are close Barnes-Hut's map is the better one.
  */
-export const FFT_FROM = 20000;
+export const FFT_FROM = 40000;
 
 const DEFAULTS = { perplexity: 30, iterations: 1000, theta: 0.5, earlyExaggeration: 12, exaggerationIterations: 250, learningRate: 'auto' as number | 'auto', init: 'pca' as 'pca' | 'random', seed: 0, repulsion: 'auto' as 'auto' | 'fft' | 'barnes-hut', fft: {} as FftRepulsionOptions, neighbours: 'auto' as 'auto' | 'exact' | 'approximate' };
 
