@@ -263,3 +263,26 @@ describe('built-in studies', () => {
     ]);
   });
 });
+
+describe('the sweep view reads every sweep the files can make', () => {
+  test('the SimCLR study (a named axis placed on first × second) is a heatmap the view accepts; the raw-pixel baseline comes along', async () => {
+    const { SIMCLR_AUGMENTATION_STUDY } = await import('../src/core/studies');
+    const { isSweepSummary } = await import('../src/webviews/protocol/sweep');
+    const store = await RunStore.open(join(tmp, 'study.db'));
+    const e = expandSweep(SIMCLR_AUGMENTATION_STUDY.sweep);
+    const { sweepId } = await store.createSweep({ name: e.spec.name, spec: e.spec, axes: e.axes, jobs: e.spec.jobs, runs: e.runs });
+    const runs = await store.sweepRuns(sweepId);
+    for (const r of runs.slice(0, 3)) {
+      await store.recordEval(r.id, { protocol: 'knn-raw-pixels', value: 0.704, epoch: 0, details: {} });
+      await store.recordEval(r.id, { protocol: 'linear', value: 0.7, epoch: 3, details: {} });
+      await store.finishRun(r.id, 'completed');
+    }
+    const s = summarizeSweep((await store.getSweep(sweepId))!, await store.sweepRuns(sweepId), await store.sweepEvals(sweepId));
+    assert.deepEqual(s.cellAxes, ['first', 'second']);
+    assert.equal(s.view.rows, 'first');
+    assert.equal(s.cells.length, 49);
+    assert.ok(Math.abs(s.rawPixelsKnn! - 0.704) < 1e-9);
+    assert.ok(isSweepSummary(JSON.parse(JSON.stringify(s))), 'the sweep view refuses the study');
+    await store.close();
+  });
+});

@@ -170,6 +170,7 @@ function printSummary(s: SweepSummary): void {
   out(line(head));
   for (const r of rows) out(line(r));
   if (s.best !== undefined) out(`\n* best cell by ${METRIC_LABELS[s.view.metric]}; accuracies in %, mean ± std over seeds\n`);
+  if (s.rawPixelsKnn !== undefined) out(`raw pixels, the same kNN protocol: ${(s.rawPixelsKnn * 100).toFixed(1)}%\n`);
   const failed = s.runs.filter((r) => r.status === 'failed' || r.status === 'crashed');
   for (const r of failed) out(`run ${r.runId} ${r.status}: ${(r.error ?? '').split('\n')[0]}\n`);
 }

@@ -61,6 +61,11 @@ export interface SweepSummary {
   cells: SweepCell[];
   /** The cell with the highest mean of the view's metric (lowest is never better for these metrics). */
   best?: number;
+  /**
+   * kNN of the raw pixels with the runs' own protocol (recorded with each run), when every run that has
+   * it agrees on the dataset: the trivial baseline a method must beat.
+   */
+  rawPixelsKnn?: number;
 }
 
 /** How an axis value is shown (as the sweep's axis labels spell it): 0.001, true, adam. */

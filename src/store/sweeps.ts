@@ -70,7 +70,11 @@ export function summarizeSweep(sweep: SweepRow, runs: RunRow[], evals: Map<numbe
     const v = c.metrics[metric]?.mean;
     if (v !== undefined && (best === undefined || v > out[best].metrics[metric]!.mean)) best = i;
   });
+  // The raw-pixel baseline: one dataset, one protocol (k); runs recorded before baselines have none.
+  const raw = runs.flatMap((r) => (evals.get(r.id) ?? []).filter((e) => e.protocol === 'knn-raw-pixels' && Number.isFinite(e.value)).map((e) => ({ ds: r.dataset, k: r.config.eval.knnK, v: e.value })));
+  const rawPixelsKnn = raw.length && raw.every((x) => x.ds === raw[0].ds && x.k === raw[0].k) ? raw.reduce((a, x) => a + x.v, 0) / raw.length : undefined;
   return {
+    ...(rawPixelsKnn !== undefined ? { rawPixelsKnn } : {}),
     sweep: { id: sweep.id, name: sweep.name, axes: sweep.axes, counts: sweep.counts, total: sweep.total, createdAt: sweep.createdAt, source: sweep.source, jobs: sweep.jobs },
     view: { rows, columns, metric, rowAverage: spec.view?.rowAverage ?? false },
     cellAxes,

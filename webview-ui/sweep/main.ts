@@ -120,8 +120,11 @@ function renderChart(): void {
   byId('chart-note').textContent = [
     seeds > 1 ? `Each cell: mean ± std over its completed seeds.` : 'Each cell: its completed run.',
     bestStat ? `★ best: ${bestKey} (${fmtValue(m, bestStat.mean)}${bestStat.n > 1 ? ` ± ${fmtValue(m, bestStat.std)}` : ''}${m === 'collapse' ? '' : '%'}).` : 'No completed run has this metric yet.',
+    (m === 'knn' || m === 'bestKnn') && s.rawPixelsKnn !== undefined ? `Raw pixels: ${fmtValue(m, s.rawPixelsKnn)}% with the same kNN protocol.` : '',
     'Click a cell to compare its runs.',
-  ].join(' ');
+  ]
+    .filter(Boolean)
+    .join(' ');
   const input = { summary: s, metric: m, best, open: openCell };
   const chart = byId('chart');
   chart.dataset.kind = kind;

@@ -90,7 +90,12 @@ const isRun = (v: unknown): v is SweepRunSummary =>
 
 const isCell = (v: unknown): v is SweepCell => isObj(v) && isAxisValues(v.key) && isIntArray(v.runIds) && isInt(v.done) && isCellMetrics(v.metrics);
 
-const isAxis = (v: unknown): v is SweepAxisInfo => isObj(v) && isStr(v.name) && isOneOf(['grid', 'named', 'random'] as const)(v.kind) && (v.labels === undefined || isArrayOf(isStr)(v.labels));
+const isAxis = (v: unknown): v is SweepAxisInfo =>
+  isObj(v) &&
+  isStr(v.name) &&
+  isOneOf(['grid', 'named', 'derived', 'random'] as const)(v.kind) &&
+  (v.labels === undefined || isArrayOf(isStr)(v.labels)) &&
+  (v.placesOn === undefined || isArrayOf(isStr)(v.placesOn));
 const COUNT_KEYS = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 
 export function isSweepSummary(v: unknown): v is SweepSummary {
@@ -114,7 +119,8 @@ export function isSweepSummary(v: unknown): v is SweepSummary {
     isArrayOf(isStr)(v.cellAxes) &&
     isArrayOf(isRun)(v.runs) &&
     isArrayOf(isCell)(v.cells) &&
-    (v.best === undefined || (isInt(v.best) && v.best >= 0 && v.best < (v.cells as unknown[]).length))
+    (v.best === undefined || (isInt(v.best) && v.best >= 0 && v.best < (v.cells as unknown[]).length)) &&
+    (v.rawPixelsKnn === undefined || isNum(v.rawPixelsKnn))
   );
 }
 
