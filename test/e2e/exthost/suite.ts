@@ -93,7 +93,8 @@ export function defineTests({ describe, it, before }: Bdd): void {
       const evals = await store.getEvals(quickId);
       const embeddings = await store.listEmbeddings(quickId);
       assert.ok(metrics.some((m) => m.name === 'loss'), `loss points recorded (${metrics.length} points)`);
-      assert.deepEqual([...new Set(evals.map((e) => e.protocol))].sort(), ['collapse', 'knn', 'linear']);
+      // Its own evaluations, and the kNN baselines every run records beside them.
+      assert.deepEqual([...new Set(evals.map((e) => e.protocol))].sort(), ['collapse', 'knn', 'knn-raw-pixels', 'knn-raw-pixels-centred', 'knn-untrained', 'linear']);
       assert.ok(embeddings.length >= 1, 'an embedding of the test split');
     });
 
