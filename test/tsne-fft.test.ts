@@ -7,27 +7,7 @@ import { pca } from '../src/core/analysis/pca';
 import { barnesHut, QuadTree, Tsne, type TsneOptions } from '../src/core/analysis/tsne';
 import { loadDataset } from '../src/data/datasets';
 import { TsnePool } from '../src/webviews/analysis/tsne-pool';
-
-/** Seeded gaussian clusters: `k` centres `spread`σ apart in `d` dimensions, `per` points each, labelled. */
-function clusters(k: number, per: number, d: number, seed = 1, spread = 10): { x: Float32Array; labels: Int32Array; n: number } {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const g = () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  const n = k * per;
-  const centres = Array.from({ length: k }, () => Array.from({ length: d }, () => g() * spread));
-  const x = new Float32Array(n * d);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % k;
-    for (let t = 0; t < d; t++) x[i * d + t] = centres[i % k][t] + g();
-  }
-  return { x, labels, n };
-}
+import { clusters } from './helpers/clusters';
 
 /** Fraction of each point's k nearest 2-D neighbours that share its label (brute force). */
 function labelAgreement(y: ArrayLike<number>, labels: ArrayLike<number>, k = 10): number {
